@@ -1,0 +1,1 @@
+"""Warehouse and destination connections (config + encrypted secrets) and saved models."""

@@ -1,0 +1,237 @@
+"""The connector interface and the plain dataclasses that cross it.
+
+A connector is configured with a typed ``ConnectorConfig`` (pydantic) whose ``SecretStr`` fields
+are its secrets: those are stored encrypted and never shown back. Everything a connector returns
+is a plain dataclass, so the engine and the API never depend on a vendor's shapes.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Literal
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+FieldType = Literal[
+    "string", "email", "phone", "integer", "number", "boolean", "date", "datetime", "enum", "json"
+]
+FIELD_TYPES: tuple[str, ...] = FieldType.__args__  # type: ignore[attr-defined]
+WRITE_MODES: tuple[str, ...] = ("upsert", "insert", "update", "delete", "mirror")
+
+
+class ErrorCode(enum.StrEnum):
+    """Stable DLQ / run error codes from the API contract."""
+
+    VALIDATION_FAILED = "validation_failed"
+    MISSING_REQUIRED_FIELD = "missing_required_field"
+    INVALID_FIELD_VALUE = "invalid_field_value"
+    DESTINATION_CONSTRAINT_VIOLATION = "destination_constraint_violation"
+    DESTINATION_REJECTED = "destination_rejected"
+    AUTH_FAILED = "auth_failed"
+    PERMISSION_DENIED = "permission_denied"
+    RATE_LIMITED = "rate_limited"
+    DESTINATION_UNAVAILABLE = "destination_unavailable"
+    SCHEMA_DRIFT = "schema_drift"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    SOURCE_ROW_MISSING = "source_row_missing"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    label: str
+    type: FieldType
+    required: bool = False
+    createable: bool = True
+    updateable: bool = True
+    identifier: bool = False
+    enum_values: tuple[str, ...] | None = None
+    max_length: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["enum_values"] = list(self.enum_values) if self.enum_values is not None else None
+        return data
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    name: str
+    label: str
+    supported_modes: tuple[str, ...]
+    custom: bool = False
+    freeform_fields: bool = False  # accepts any field name (custom HTTP)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "label": self.label,
+            "supported_modes": list(self.supported_modes),
+            "custom": self.custom,
+            "freeform_fields": self.freeform_fields,
+        }
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """What the destination said about one record of a batch, by its position in the batch."""
+
+    index: int
+    ok: bool
+    record_id: str | None = None
+    error_code: str | None = None
+    message: str | None = None
+    status: int | None = None
+    retryable: bool = False
+
+
+@dataclass
+class WriteResult:
+    outcomes: list[RecordOutcome]
+    requests: int = 1
+
+    @property
+    def succeeded(self) -> list[RecordOutcome]:
+        return [o for o in self.outcomes if o.ok]
+
+    @property
+    def failed(self) -> list[RecordOutcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    message: str
+
+
+class ConnectorError(Exception):
+    """A failure of a whole request, classified so the engine can decide: retry, DLQ or fail."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = ErrorCode.DESTINATION_REJECTED,
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = str(code)
+        self.status = status
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class ConnectorConfig(BaseModel):
+    """Base of every connector's config model. ``SecretStr`` fields are secrets."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @classmethod
+    def secret_field_names(cls) -> tuple[str, ...]:
+        return tuple(
+            name
+            for name, info in cls.model_fields.items()
+            if info.annotation is SecretStr or SecretStr in getattr(info.annotation, "__args__", ())
+        )
+
+    def split(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """(public config, secrets) for storage: secrets go to the encrypted column only."""
+        secret_names = self.secret_field_names()
+        public = self.model_dump(mode="json", exclude=set(secret_names), exclude_none=True)
+        secrets: dict[str, str] = {}
+        for name in secret_names:
+            value = getattr(self, name)
+            if value is not None:
+                secrets[name] = value.get_secret_value()
+        return public, secrets
+
+
+@dataclass(frozen=True)
+class SourceColumn:
+    name: str
+    type: str
+
+
+class Source(ABC):
+    """A warehouse or lakehouse the engine reads from, read-only, as Arrow record batches."""
+
+    type: ClassVar[str]
+    label: ClassVar[str]
+    dialect: ClassVar[str]  # sqlglot dialect name
+    Config: ClassVar[type[ConnectorConfig]]
+
+    def __init__(self, config: ConnectorConfig) -> None:
+        self.config = config
+
+    @abstractmethod
+    def check(self) -> CheckResult: ...
+
+    @abstractmethod
+    def columns(self, sql: str) -> list[SourceColumn]:
+        """The columns ``sql`` would return, without reading its rows."""
+
+    @abstractmethod
+    def stream(
+        self, sql: str, *, params: Sequence[Any] = (), batch_size: int = 50_000
+    ) -> Iterator[pa.RecordBatch]:
+        """Run ``sql`` read-only and yield its rows as Arrow record batches."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; sources that hold none need not override it."""
+
+
+class Destination(ABC):
+    """A SaaS tool, ad platform or HTTP endpoint the engine writes to."""
+
+    type: ClassVar[str]
+    label: ClassVar[str]
+    Config: ClassVar[type[ConnectorConfig]]
+    max_batch_size: ClassVar[int] = 100
+
+    def __init__(self, config: ConnectorConfig) -> None:
+        self.config = config
+
+    @abstractmethod
+    def check(self) -> CheckResult: ...
+
+    @abstractmethod
+    def list_objects(self) -> list[ObjectSpec]: ...
+
+    @abstractmethod
+    def list_fields(self, object_name: str) -> list[FieldSpec]: ...
+
+    def get_object(self, object_name: str) -> ObjectSpec | None:
+        return next((o for o in self.list_objects() if o.name == object_name), None)
+
+    def batch_size(self, object_name: str, mode: str) -> int:
+        return self.max_batch_size
+
+    @abstractmethod
+    def write(
+        self, object_name: str, mode: str, records: Sequence[dict[str, Any]], *, match_key: str | None
+    ) -> WriteResult:
+        """Write one batch; return one outcome per record, in order.
+
+        Per-record rejections are outcomes, not exceptions. A failure of the whole request
+        (auth, 5xx, timeout, 429) raises ``ConnectorError`` with its classification.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release clients; destinations that hold none need not override it."""
+
+
+@dataclass
+class ConnectorInfo:
+    type: str
+    label: str
+    role: Literal["source", "destination"]
+    cls: type[Source] | type[Destination]
+    secret_fields: tuple[str, ...] = field(default_factory=tuple)

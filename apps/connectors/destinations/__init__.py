@@ -1,0 +1,1 @@
+"""Destination connectors (SaaS tools, ad platforms, HTTP endpoints)."""

@@ -1,0 +1,53 @@
+"""Section pages of the dashboard shell. Each later issue fills its own section."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from apps.accounts.models import Membership
+from apps.connections.models import Connection
+from apps.dashboard.decorators import workspace_required
+from apps.dlq.models import DlqEntry
+from apps.runs.models import SyncRun
+from apps.syncs.models import Sync
+
+
+@workspace_required
+def home(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    return redirect("dashboard:syncs")
+
+
+@workspace_required
+def syncs(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    items = (
+        Sync.objects.filter(workspace=membership.workspace, deleted_at=None)
+        .select_related("destination")
+        .order_by("-id")[:200]
+    )
+    return render(request, "dashboard/syncs.html", {"section": "syncs", "syncs": items})
+
+
+@workspace_required
+def runs(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    items = (
+        SyncRun.objects.filter(workspace=membership.workspace).select_related("sync").order_by("-id")[:100]
+    )
+    return render(request, "dashboard/runs.html", {"section": "runs", "runs": items})
+
+
+@workspace_required
+def dlq(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    open_entries = DlqEntry.objects.filter(workspace=membership.workspace, resolved=False)
+    items = open_entries.select_related("sync").order_by("-id")[:100]
+    return render(
+        request,
+        "dashboard/dlq.html",
+        {"section": "dlq", "entries": items, "open_count": open_entries.count()},
+    )
+
+
+@workspace_required
+def connections(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    items = Connection.objects.filter(workspace=membership.workspace).order_by("role", "name")
+    return render(request, "dashboard/connections.html", {"section": "connections", "connections": items})

@@ -1,0 +1,1 @@
+"""The dead letter queue: failed records, their triage, resolution and replay."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DlqConfig(AppConfig):
+    name = "apps.dlq"
+    label = "dlq"

@@ -1,0 +1,1 @@
+"""Sync runs: history, metrics, progress, the run pages and API."""

@@ -1,0 +1,1 @@
+"""Syncs: definitions, services, the scheduler tick, the mapping wizard and the API."""
