@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
 
+import orjson
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -74,6 +75,39 @@ class ObjectSpec:
             "custom": self.custom,
             "freeform_fields": self.freeform_fields,
         }
+
+
+class OutgoingBatch:
+    """One batch of records for a destination, as the engine produces them.
+
+    The engine renders each record as a JSON object text inside the warehouse engine (fields
+    already mapped, coerced and validated), because building Python dicts per row is the
+    bottleneck of a sync. Destinations that send JSON can join ``rows_json`` straight into a
+    request body; the others read ``records`` (parsed once, on first use).
+    """
+
+    __slots__ = ("_records", "rows_json")
+
+    def __init__(
+        self, rows_json: Sequence[str] | None = None, *, records: Sequence[dict[str, Any]] | None = None
+    ):
+        if rows_json is None:
+            rows_json = [orjson.dumps(r).decode() for r in records or ()]
+        self.rows_json: list[str] = list(rows_json)
+        self._records: list[dict[str, Any]] | None = list(records) if records is not None else None
+
+    @classmethod
+    def of(cls, records: Sequence[dict[str, Any]]) -> OutgoingBatch:
+        return cls(records=records)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        if self._records is None:
+            self._records = [orjson.loads(r) for r in self.rows_json]
+        return self._records
+
+    def __len__(self) -> int:
+        return len(self.rows_json)
 
 
 @dataclass(frozen=True)
@@ -216,9 +250,9 @@ class Destination(ABC):
 
     @abstractmethod
     def write(
-        self, object_name: str, mode: str, records: Sequence[dict[str, Any]], *, match_key: str | None
+        self, object_name: str, mode: str, batch: OutgoingBatch, *, match_key: str | None
     ) -> WriteResult:
-        """Write one batch; return one outcome per record, in order.
+        """Write one batch; return one outcome per record, in order (``index`` = position in batch).
 
         Per-record rejections are outcomes, not exceptions. A failure of the whole request
         (auth, 5xx, timeout, 429) raises ``ConnectorError`` with its classification.

@@ -1,6 +1,6 @@
 import pytest
 
-from apps.connectors.base import ConnectorError, ErrorCode
+from apps.connectors.base import ConnectorError, ErrorCode, OutgoingBatch
 from apps.connectors.destinations.sandbox import SandboxDestination
 from apps.connectors.registry import destination_class, parse_config
 
@@ -31,9 +31,13 @@ def test_catalog_has_typed_fields_with_flags(sandbox):
 
 
 def test_upsert_creates_then_updates(sandbox):
-    first = sandbox.write("contacts", "upsert", [contact(1), contact(2)], match_key="external_id")
+    first = sandbox.write(
+        "contacts", "upsert", OutgoingBatch.of([contact(1), contact(2)]), match_key="external_id"
+    )
     assert [o.ok for o in first.outcomes] == [True, True]
-    again = sandbox.write("contacts", "upsert", [contact(1, first_name="Changed")], match_key="external_id")
+    again = sandbox.write(
+        "contacts", "upsert", OutgoingBatch.of([contact(1, first_name="Changed")]), match_key="external_id"
+    )
     assert again.outcomes[0].record_id == first.outcomes[0].record_id
     assert sandbox.store.count("contacts") == 2
     stored = {r["external_id"]: r for r in sandbox.store.records("contacts")}
@@ -51,7 +55,7 @@ def test_partial_success_with_realistic_rejections(sandbox):
         contact(7, shoe_size=44),
         contact(8, first_name="x" * 81),
     ]
-    result = sandbox.write("contacts", "upsert", batch, match_key="external_id")
+    result = sandbox.write("contacts", "upsert", OutgoingBatch.of(batch), match_key="external_id")
     codes = [o.error_code for o in result.outcomes]
     assert codes == [
         None,
@@ -69,27 +73,33 @@ def test_partial_success_with_realistic_rejections(sandbox):
 
 
 def test_insert_refuses_duplicates_and_update_needs_a_record(sandbox):
-    sandbox.write("contacts", "insert", [contact(1)], match_key="external_id")
-    dup = sandbox.write("contacts", "insert", [contact(1)], match_key="external_id")
+    sandbox.write("contacts", "insert", OutgoingBatch.of([contact(1)]), match_key="external_id")
+    dup = sandbox.write("contacts", "insert", OutgoingBatch.of([contact(1)]), match_key="external_id")
     assert dup.outcomes[0].error_code == ErrorCode.DESTINATION_CONSTRAINT_VIOLATION
     assert dup.outcomes[0].status == 409
-    missing = sandbox.write("contacts", "update", [contact(9)], match_key="external_id")
+    missing = sandbox.write("contacts", "update", OutgoingBatch.of([contact(9)]), match_key="external_id")
     assert missing.outcomes[0].error_code == ErrorCode.DESTINATION_REJECTED
     assert missing.outcomes[0].status == 404
 
 
 def test_identifier_stays_unique_across_records(sandbox):
-    sandbox.write("contacts", "upsert", [contact(1)], match_key="external_id")
+    sandbox.write("contacts", "upsert", OutgoingBatch.of([contact(1)]), match_key="external_id")
     clash = sandbox.write(
-        "contacts", "upsert", [contact(2, email="user1@example.com")], match_key="external_id"
+        "contacts",
+        "upsert",
+        OutgoingBatch.of([contact(2, email="user1@example.com")]),
+        match_key="external_id",
     )
     assert clash.outcomes[0].error_code == ErrorCode.DESTINATION_CONSTRAINT_VIOLATION
 
 
 def test_delete_by_key(sandbox):
-    sandbox.write("contacts", "upsert", [contact(1), contact(2)], match_key="external_id")
+    sandbox.write("contacts", "upsert", OutgoingBatch.of([contact(1), contact(2)]), match_key="external_id")
     result = sandbox.write(
-        "contacts", "delete", [{"external_id": "CUS-1"}, {"external_id": "CUS-404"}], match_key="external_id"
+        "contacts",
+        "delete",
+        OutgoingBatch.of([{"external_id": "CUS-1"}, {"external_id": "CUS-404"}]),
+        match_key="external_id",
     )
     assert all(o.ok for o in result.outcomes)
     assert sandbox.store.count("contacts") == 1
@@ -97,13 +107,15 @@ def test_delete_by_key(sandbox):
 
 def test_whole_request_failures_are_classified(sandbox):
     with pytest.raises(ConnectorError) as too_big:
-        sandbox.write("contacts", "upsert", [contact(i) for i in range(101)], match_key="external_id")
+        sandbox.write(
+            "contacts", "upsert", OutgoingBatch.of([contact(i) for i in range(101)]), match_key="external_id"
+        )
     assert too_big.value.code == ErrorCode.PAYLOAD_TOO_LARGE and not too_big.value.retryable
     with pytest.raises(ConnectorError) as bad_mode:
-        sandbox.write("events", "upsert", [{}], match_key="email")
+        sandbox.write("events", "upsert", OutgoingBatch.of([{}]), match_key="email")
     assert "not supported" in bad_mode.value.message
     with pytest.raises(ConnectorError) as bad_key:
-        sandbox.write("contacts", "upsert", [contact(1)], match_key="first_name")
+        sandbox.write("contacts", "upsert", OutgoingBatch.of([contact(1)]), match_key="first_name")
     assert "identifier" in bad_key.value.message
 
 
@@ -118,7 +130,7 @@ def test_api_token_is_enforced_once_set(sandbox_path):
     check = intruder.check()
     assert not check.ok and "invalid" in check.message
     with pytest.raises(ConnectorError) as exc:
-        intruder.write("contacts", "upsert", [contact(1)], match_key="external_id")
+        intruder.write("contacts", "upsert", OutgoingBatch.of([contact(1)]), match_key="external_id")
     assert exc.value.code == ErrorCode.AUTH_FAILED and exc.value.status == 401
 
 

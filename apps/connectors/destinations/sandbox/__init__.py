@@ -13,7 +13,6 @@ the sandbox is called in-process and keeps its data in a SQLite file per account
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from apps.connectors.base import (
     ErrorCode,
     FieldSpec,
     ObjectSpec,
+    OutgoingBatch,
     RecordOutcome,
     WriteResult,
 )
@@ -105,7 +105,7 @@ class SandboxDestination(Destination):
 
     # --- writes ------------------------------------------------------------------------------
     def write(
-        self, object_name: str, mode: str, records: Sequence[dict[str, Any]], *, match_key: str | None
+        self, object_name: str, mode: str, batch: OutgoingBatch, *, match_key: str | None
     ) -> WriteResult:
         spec, fields = self._object(object_name)
         if mode not in spec.supported_modes or mode == "mirror":
@@ -115,6 +115,7 @@ class SandboxDestination(Destination):
                 code=ErrorCode.DESTINATION_REJECTED,
                 status=400,
             )
+        records = batch.records
         if len(records) > MAX_BATCH:
             raise ConnectorError(
                 f"Batch of {len(records)} records exceeds the limit of {MAX_BATCH}",
