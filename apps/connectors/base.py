@@ -86,11 +86,18 @@ class OutgoingBatch:
     request body; the others read ``records`` (parsed once, on first use).
     """
 
-    __slots__ = ("_records", "rows_json")
+    __slots__ = ("_records", "idempotency_key", "rows_json")
 
     def __init__(
-        self, rows_json: Sequence[str] | None = None, *, records: Sequence[dict[str, Any]] | None = None
-    ):
+        self,
+        rows_json: Sequence[str] | None = None,
+        *,
+        records: Sequence[dict[str, Any]] | None = None,
+        idempotency_key: str | None = None,
+    ) -> None:
+        # Derived from the batch's content by the engine: a resend of the same rows after a crash
+        # carries the same key, so destinations that honour Idempotency-Key apply it once.
+        self.idempotency_key = idempotency_key
         if rows_json is None:
             rows_json = [orjson.dumps(r).decode() for r in records or ()]
         self.rows_json: list[str] = list(rows_json)
@@ -229,6 +236,7 @@ class Destination(ABC):
     label: ClassVar[str]
     Config: ClassVar[type[ConnectorConfig]]
     max_batch_size: ClassVar[int] = 100
+    max_concurrency: ClassVar[int] = 4
 
     def __init__(self, config: ConnectorConfig) -> None:
         self.config = config
@@ -247,6 +255,14 @@ class Destination(ABC):
 
     def batch_size(self, object_name: str, mode: str) -> int:
         return self.max_batch_size
+
+    def rate_limit(self) -> tuple[float | None, int]:
+        """(requests per second, burst) the engine keeps to; (None, 1) = no limit."""
+        return None, 1
+
+    def concurrency(self) -> int:
+        """How many requests the engine may have in flight at once."""
+        return self.max_concurrency
 
     @abstractmethod
     def write(

@@ -132,3 +132,21 @@ class SyncState(models.Model):
 
     def __str__(self) -> str:
         return f"state of {self.sync_id} v{self.version}"
+
+
+class SyncStateRow(models.Model):
+    """One row of a sync's accepted state, for the shared (database) state store.
+
+    Used when workers do not share a disk (PostgreSQL deployments). The embedded default keeps
+    the same rows in a DuckDB file per sync under var/state/ instead.
+    """
+
+    sync = models.ForeignKey(Sync, on_delete=models.CASCADE, related_name="state_rows")
+    key = models.CharField(max_length=500)
+    row_hash = models.CharField(max_length=32)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["sync", "key"], name="state_row_unique_key")]
+
+    def __str__(self) -> str:
+        return f"{self.sync_id}:{self.key}"

@@ -4,5 +4,6 @@ from apps.syncs import scheduler
 
 
 @shared_task(name="syncs.scheduler_tick", ignore_result=True)
-def scheduler_tick() -> int:
-    return scheduler.schedule_missing_next_runs()
+def scheduler_tick() -> dict[str, int]:
+    result = scheduler.tick()
+    return {"scheduled": result.scheduled, "enqueued": len(result.enqueued), "swept": len(result.swept)}

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "apps.dlq",
     "apps.dashboard",
     "apps.demo",
+    "apps.engine",
 ]
 
 MIDDLEWARE = [
@@ -151,6 +152,16 @@ SYNCLINE_SANDBOX_DIR = VAR_DIR / "sandbox"
 SYNCLINE_DEMO_WAREHOUSE = VAR_DIR / "demo_warehouse.duckdb"
 SYNCLINE_ALLOW_PRIVATE_DESTINATIONS = env.bool("SYNCLINE_ALLOW_PRIVATE_DESTINATIONS", default=False)
 SYNCLINE_REDIS_URL = env.str("SYNCLINE_REDIS_URL", default="")
+# Where change-detection state lives: "file" (DuckDB files under var/state/, one machine only) or
+# "database" (the app database, reachable by every worker). Default: file on the embedded SQLite
+# stack, database as soon as DATABASE_URL points at a server.
+SYNCLINE_STATE_STORE = env.str(
+    "SYNCLINE_STATE_STORE",
+    default="file" if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else "database",
+)
+# A running run whose heartbeat is older than this is marked failed by the sweeper.
+SYNCLINE_RUN_HEARTBEAT_TIMEOUT = env.int("SYNCLINE_RUN_HEARTBEAT_TIMEOUT", default=90)
+SYNCLINE_MAX_RETRIES = env.int("SYNCLINE_MAX_RETRIES", default=5)
 
 LOGGING = {
     "version": 1,

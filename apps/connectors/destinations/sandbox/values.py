@@ -8,12 +8,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from apps.connectors.base import FieldSpec
+from apps.core.patterns import EMAIL_PATTERN, PHONE_PATTERN
 
-EMAIL_RE = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
-)
-PHONE_RE = re.compile(r"^\+?[0-9 ().-]{7,32}$")
+EMAIL_RE = re.compile(EMAIL_PATTERN)
+PHONE_RE = re.compile(PHONE_PATTERN)
 
 
 def check_value(spec: FieldSpec, value: Any) -> str | None:

@@ -1,0 +1,192 @@
+"""Config of the custom HTTP destination, as the API contract spells it.
+
+The auth secrets sit inside the nested ``auth`` object, while the connection store keeps secrets
+as a flat ``{name: value}`` map next to the public config. ``split`` therefore stores them under
+dotted names (``auth.token``) and a before-validator folds those names back into ``auth`` when the
+stored config and secrets are merged again, so a round trip keeps every value and the public half
+never holds one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, ClassVar, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from apps.connectors.base import ConnectorConfig
+from apps.connectors.http import DEFAULT_RETRYABLE_STATUSES
+
+HttpMethod = Literal["POST", "PUT", "PATCH", "DELETE"]
+Operation = Literal["upsert", "insert", "update", "delete"]
+
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field-name
+# Headers httpx sets from the request itself; letting a config override them breaks framing.
+_RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+
+
+def _header_name(name: str) -> str:
+    if not _TOKEN.match(name):
+        raise ValueError(f"{name!r} is not a valid HTTP header name")
+    if name.lower() in _RESERVED_HEADERS:
+        raise ValueError(f"the {name} header is set by the HTTP client and cannot be configured")
+    return name
+
+
+class _AuthBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    secret_names: ClassVar[tuple[str, ...]] = ()
+
+    @field_validator("header", check_fields=False)
+    @classmethod
+    def _check_header(cls, value: str) -> str:
+        return _header_name(value)
+
+
+class BearerAuth(_AuthBase):
+    type: Literal["bearer"]
+    token: SecretStr
+    secret_names: ClassVar[tuple[str, ...]] = ("token",)
+
+
+class BasicAuth(_AuthBase):
+    type: Literal["basic"]
+    username: str
+    password: SecretStr
+    secret_names: ClassVar[tuple[str, ...]] = ("password",)
+
+
+class ApiKeyAuth(_AuthBase):
+    type: Literal["api_key"]
+    header: str = Field(description="Header that carries the key, e.g. X-Api-Key.")
+    value: SecretStr
+    secret_names: ClassVar[tuple[str, ...]] = ("value",)
+
+
+class HmacAuth(_AuthBase):
+    type: Literal["hmac"]
+    secret: SecretStr
+    header: str = "X-Signature"
+    algorithm: Literal["sha256"] = "sha256"
+    secret_names: ClassVar[tuple[str, ...]] = ("secret",)
+
+
+Auth = Annotated[BearerAuth | BasicAuth | ApiKeyAuth | HmacAuth, Field(discriminator="type")]
+_AUTH_SECRETS: dict[str, tuple[str, ...]] = {
+    "bearer": BearerAuth.secret_names,
+    "basic": BasicAuth.secret_names,
+    "api_key": ApiKeyAuth.secret_names,
+    "hmac": HmacAuth.secret_names,
+}
+_SECRET_PREFIX = "auth."
+
+
+class HttpConfig(ConnectorConfig):
+    url: str = Field(description="Endpoint that receives the records (http or https).")
+    method: HttpMethod = "POST"
+    methods: dict[Operation, HttpMethod] = Field(
+        default_factory=dict, description="Per-operation methods, e.g. {'delete': 'DELETE'}."
+    )
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra headers (not secret).")
+    auth: Auth | None = None
+    batch_size: int = Field(100, ge=1, le=10_000, description="Records per request; 1 = one record per body.")
+    rate_limit_per_second: float | None = Field(
+        50, ge=0, description="Requests per second; null = unlimited."
+    )
+    rate_limit_burst: int | None = Field(
+        None, ge=1, description="Requests allowed at once; default 1 s worth."
+    )
+    retryable_statuses: list[int] = Field(default_factory=lambda: sorted(DEFAULT_RETRYABLE_STATUSES))
+    errors_path: str = Field("errors", description="Where per-record errors sit in a 2xx JSON body.")
+    timeout_seconds: float = Field(30, gt=0, le=300)
+
+    @classmethod
+    def secret_field_names(cls) -> tuple[str, ...]:
+        names = dict.fromkeys(n for names in _AUTH_SECRETS.values() for n in names)
+        return tuple(_SECRET_PREFIX + n for n in names)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_stored_secrets(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not any(str(k).startswith(_SECRET_PREFIX) for k in data):
+            return data
+        stored = {k[len(_SECRET_PREFIX) :]: v for k, v in data.items() if k.startswith(_SECRET_PREFIX)}
+        data = {k: v for k, v in data.items() if not k.startswith(_SECRET_PREFIX)}
+        auth = data.get("auth")
+        if isinstance(auth, dict):
+            auth = dict(auth)
+            # Only the secrets of the configured auth type; a value given in ``auth`` itself wins
+            # (an update that sets a new token).
+            for name in _AUTH_SECRETS.get(str(auth.get("type")), ()):
+                if auth.get(name) in (None, "") and name in stored:
+                    auth[name] = stored[name]
+            data["auth"] = auth
+        return data
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        try:
+            url = httpx.URL(value)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"not a valid URL: {exc}") from None
+        if url.scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL")
+        if not url.host:
+            raise ValueError("must include a host")
+        if url.userinfo:
+            raise ValueError("must not contain credentials; use auth (type basic) instead")
+        return value
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper_method(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("methods", mode="before")
+    @classmethod
+    def _upper_methods(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: v.upper() if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _check_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, header_value in value.items():
+            _header_name(name)
+            if "\r" in header_value or "\n" in header_value:
+                raise ValueError(f"the value of {name} must not contain line breaks")
+        return value
+
+    @field_validator("retryable_statuses")
+    @classmethod
+    def _check_statuses(cls, value: list[int]) -> list[int]:
+        bad = [s for s in value if not 400 <= s <= 599]
+        if bad:
+            raise ValueError(f"only 4xx and 5xx statuses can be retried, not {bad}")
+        return sorted(set(value))
+
+    def split(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """(public config, secrets): auth secrets leave ``auth`` for the encrypted column."""
+        public = self.model_dump(mode="json", exclude={"auth"})
+        secrets: dict[str, str] = {}
+        if self.auth is not None:
+            names = set(self.auth.secret_names)
+            public["auth"] = self.auth.model_dump(mode="json", exclude=names)
+            for name in sorted(names):
+                secrets[_SECRET_PREFIX + name] = getattr(self.auth, name).get_secret_value()
+        else:
+            public["auth"] = None
+        return public, secrets
+
+    def method_for(self, mode: str) -> str:
+        # mirror upserts the rows still in the query (the engine deletes the others as "delete").
+        operation = "upsert" if mode == "mirror" else mode
+        return self.methods.get(operation, self.method)  # type: ignore[call-overload]
+
+    def secret_values(self) -> list[str]:
+        if self.auth is None:
+            return []
+        return [getattr(self.auth, n).get_secret_value() for n in self.auth.secret_names]

@@ -1,0 +1,191 @@
+"""DLQ use cases the engine needs: record failures, resolve entries whose rows went through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from django.db import transaction
+from django.utils import timezone
+
+from apps.dlq.models import DlqEntry
+from apps.runs.models import RunTrigger, SyncRun
+
+SUCCEEDED_ON_RETRY = "succeeded_on_retry"
+SYSTEM_ACTOR = "syncline"
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Failure:
+    record_key: str | None
+    error_code: str
+    error_message: str
+    destination_status: int | None = None
+    retryable: bool = False
+    retries: int = 0
+    payload: dict[str, Any] | None = None
+    row_preview: dict[str, Any] | None = None
+
+
+def dlq_record_failures(*, run: SyncRun, object_name: str, failures: list[Failure]) -> int:
+    """Open (or refresh) one DLQ entry per failed record; return how many entries were touched.
+
+    A record that fails again while its entry is still open refreshes that entry (error, run,
+    time, retry count) instead of piling up duplicates. After a replay, a record that fails again
+    opens a new entry linked to the one the replay resolved.
+    """
+    if not failures:
+        return 0
+    now = timezone.now()
+    keyed = [f for f in failures if f.record_key is not None]
+    touched = 0
+    with transaction.atomic():
+        open_by_key: dict[str, DlqEntry] = {}
+        for start in range(0, len(keyed), _CHUNK):
+            keys = [f.record_key for f in keyed[start : start + _CHUNK]]
+            for entry in DlqEntry.objects.filter(sync_id=run.sync_id, resolved=False, record_key__in=keys):
+                open_by_key[entry.record_key] = entry
+        # Rows without a key can only be recognised by their content.
+        keyless_open = (
+            {
+                _payload_identity(e.payload): e
+                for e in DlqEntry.objects.filter(sync_id=run.sync_id, resolved=False, record_key__isnull=True)
+            }
+            if len(keyed) < len(failures)
+            else {}
+        )
+        previous = (
+            _replayed_entries(run, [f.record_key for f in keyed]) if run.trigger == RunTrigger.REPLAY else {}
+        )
+        to_update: list[DlqEntry] = []
+        to_create: list[DlqEntry] = []
+        for failure in failures:
+            if failure.record_key is not None:
+                entry = open_by_key.get(failure.record_key)
+            else:
+                entry = keyless_open.pop(_payload_identity(failure.payload or {}), None)
+            if entry is None:
+                entry = DlqEntry(
+                    workspace_id=run.workspace_id,
+                    sync_id=run.sync_id,
+                    destination_id=run.sync.destination_id,
+                    object_name=object_name,
+                    record_key=failure.record_key,
+                    previous_entry=previous.get(failure.record_key),
+                )
+                to_create.append(entry)
+                if failure.record_key is not None:
+                    open_by_key[failure.record_key] = entry
+            else:
+                entry.retry_count += 1
+                to_update.append(entry)
+            entry.run_id = run.id
+            entry.error_code = failure.error_code
+            entry.error_message = failure.error_message[:4000]
+            entry.destination_status = failure.destination_status
+            entry.retryable = failure.retryable
+            entry.retry_count += failure.retries
+            entry.failed_at = now
+            entry.payload = failure.payload or {}
+            entry.row_preview = failure.row_preview or entry.row_preview or {}
+            touched += 1
+        DlqEntry.objects.bulk_create(to_create, batch_size=_CHUNK)
+        DlqEntry.objects.bulk_update(
+            to_update,
+            [
+                "run_id",
+                "error_code",
+                "error_message",
+                "destination_status",
+                "retryable",
+                "retry_count",
+                "failed_at",
+                "payload",
+                "row_preview",
+            ],
+            batch_size=_CHUNK,
+        )
+    return touched
+
+
+def _payload_identity(payload: dict[str, Any]) -> bytes:
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+
+
+def _replayed_entries(run: SyncRun, keys: list[str]) -> dict[str, DlqEntry]:
+    entries = DlqEntry.objects.filter(sync_id=run.sync_id, replay_run=run, record_key__in=keys)
+    return {e.record_key: e for e in entries}
+
+
+def open_dlq_keys(*, sync_id: str) -> set[str]:
+    return set(
+        DlqEntry.objects.filter(sync_id=sync_id, resolved=False, record_key__isnull=False).values_list(
+            "record_key", flat=True
+        )
+    )
+
+
+def dlq_resolve_succeeded(*, sync_id: str, keys: list[str]) -> int:
+    """Resolve the open entries of records that have now been written."""
+    if not keys:
+        return 0
+    now = timezone.now()
+    resolved = 0
+    for start in range(0, len(keys), _CHUNK):
+        resolved += DlqEntry.objects.filter(
+            sync_id=sync_id, resolved=False, record_key__in=keys[start : start + _CHUNK]
+        ).update(
+            resolved=True, resolved_at=now, resolution_reason=SUCCEEDED_ON_RETRY, resolved_by=SYSTEM_ACTOR
+        )
+    return resolved
+
+
+@dataclass
+class ResolveResult:
+    resolved: list[str]
+    already_resolved: list[str]
+    not_found: list[str]
+    replay_runs: list[SyncRun]
+
+
+def dlq_resolve(
+    *, workspace_id: str, ids: list[str], reason: str, note: str = "", replay: bool = False, by: str = ""
+) -> ResolveResult:
+    """Resolve open entries; with ``replay``, start one run per affected sync that re-reads the
+    CURRENT warehouse rows for those keys and writes them (trigger ``replay``)."""
+    wanted = list(dict.fromkeys(ids))
+    entries = {
+        e.id: e
+        for e in DlqEntry.objects.select_related("sync").filter(workspace_id=workspace_id, id__in=wanted)
+    }
+    not_found = [i for i in wanted if i not in entries]
+    already = [i for i in wanted if i in entries and entries[i].resolved]
+    to_resolve = [entries[i] for i in wanted if i in entries and not entries[i].resolved]
+    replay_runs: list[SyncRun] = []
+    now = timezone.now()
+    with transaction.atomic():
+        resolved_ids = [e.id for e in to_resolve]
+        DlqEntry.objects.filter(id__in=resolved_ids, resolved=False).update(
+            resolved=True, resolved_at=now, resolution_reason=reason, resolution_note=note, resolved_by=by
+        )
+        if replay:
+            by_sync: dict[str, list[DlqEntry]] = {}
+            for entry in to_resolve:
+                if entry.record_key is not None and entry.sync.deleted_at is None:
+                    by_sync.setdefault(entry.sync_id, []).append(entry)
+            for sync_entries in by_sync.values():
+                run = _replay_run(sync_entries, by)
+                DlqEntry.objects.filter(id__in=[e.id for e in sync_entries]).update(replay_run=run)
+                replay_runs.append(run)
+    return ResolveResult(resolved_ids, already, not_found, replay_runs)
+
+
+def _replay_run(entries: list[DlqEntry], by: str) -> SyncRun:
+    """A replay run for the entries' sync. If the sync is already running, that run is returned:
+    the resolved entries' rows are not in the accepted state, so it sends them anyway."""
+    from apps.runs.services import run_enqueue  # runs.services imports syncs; keep import order simple
+
+    run, _ = run_enqueue(sync=entries[0].sync, trigger=RunTrigger.REPLAY, requested_by=by)
+    return run

@@ -1,0 +1,382 @@
+"""One sync run, from a queued SyncRun to a finished one whose counts balance.
+
+plan → extract → diff → validate (invalid rows to the DLQ, no request) → load + commit per
+acknowledged batch → record. See docs/engine.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+from django.conf import settings
+from django.db.models import F
+
+from apps.connections.services import connector_for
+from apps.connectors.base import ConnectorError, Destination, ErrorCode, OutgoingBatch, Source
+from apps.connectors.ratelimit import limiter_for
+from apps.dlq.models import DlqEntry
+from apps.dlq.services import Failure, dlq_record_failures, dlq_resolve_succeeded, open_dlq_keys
+from apps.engine.coercion import split_reason
+from apps.engine.heartbeat import Heartbeat
+from apps.engine.loader import PendingBatch, RetryPolicy, RunStopped, run_batches, send_with_retries
+from apps.engine.metrics import PhaseTimer, RunMetrics
+from apps.engine.plan import PlanError, build_spec
+from apps.engine.query import MappingError, compile_extract
+from apps.engine.spec import RunSpec
+from apps.engine.state import StateStore, state_store_for
+from apps.engine.workbench import Workbench
+from apps.runs.models import RunStatus, RunTrigger, SyncRun
+from apps.runs.services import run_claim, run_finish, run_heartbeat
+from apps.syncs.models import SyncState
+
+logger = logging.getLogger(__name__)
+SOURCE_BATCH_ROWS = 100_000
+PROGRESS_EVERY_SECONDS = 1.0
+
+
+def run_sync(run_id: str) -> SyncRun | None:
+    """Execute a queued run. Returns the finished run, or None if it was not ours to run.
+
+    Database connection hygiene around it is the caller's: Celery's Django fix-up closes stale
+    connections before and after each task.
+    """
+    run = run_claim(run_id=run_id)
+    if run is None:
+        logger.info("run %s is not queued any more; skipping", run_id)
+        return None
+    with Heartbeat(run.id) as heartbeat:
+        return SyncExecution(run, heartbeat).execute()
+
+
+class SyncExecution:
+    def __init__(self, run: SyncRun, heartbeat: Heartbeat) -> None:
+        self.run = run
+        self.sync = run.sync
+        self.heartbeat = heartbeat
+        self.metrics = RunMetrics()
+        self.timer = PhaseTimer()
+        self.progress = 0.0
+        self._last_progress_write = 0.0
+
+    # --- the run -----------------------------------------------------------------------------
+    def execute(self) -> SyncRun:
+        workbench: Workbench | None = None
+        source: Source | None = None
+        destination: Destination | None = None
+        try:
+            destination = connector_for(self.sync.destination)  # type: ignore[assignment]
+            with self.timer.phase("plan"):
+                spec = build_spec(self.sync, destination, full_resync=self.run.full_resync)
+                source = connector_for(spec.source_connection)  # type: ignore[assignment]
+                store = state_store_for(self.sync.id)
+                state = self._state_for(spec, store)
+            workbench = Workbench(Path(settings.SYNCLINE_VAR_DIR) / "engine" / self.run.id)
+            self._extract(spec, source, workbench, state)
+            self._diff(spec, store, workbench)
+            self._dlq_invalid(spec, workbench)
+            status = self._load(spec, destination, store, workbench)
+            if spec.strategy == "watermark" and self.run.trigger != RunTrigger.REPLAY:
+                self._save_watermark(state, workbench)
+            return self._finish(status)
+        except RunStopped as exc:
+            return self._finish(
+                RunStatus.FAILED, (exc.error.code, f"The destination refused the run: {exc.error.message}")
+            )
+        except PlanError as exc:
+            return self._finish(RunStatus.FAILED, (exc.code, str(exc)))
+        except MappingError as exc:
+            return self._finish(RunStatus.FAILED, (ErrorCode.VALIDATION_FAILED, str(exc)))
+        except ConnectorError as exc:
+            return self._finish(RunStatus.FAILED, (exc.code, exc.message))
+        except Exception as exc:  # a run must always end with a status and a reason
+            logger.exception("run %s failed", self.run.id)
+            return self._finish(RunStatus.FAILED, ("internal_error", f"{type(exc).__name__}: {exc}"))
+        finally:
+            for closeable in (workbench, source, destination):
+                if closeable is not None:
+                    closeable.close()
+
+    # --- phases ------------------------------------------------------------------------------
+    def _state_for(self, spec: RunSpec, store: StateStore) -> SyncState:
+        state, _ = SyncState.objects.get_or_create(sync_id=self.sync.id)
+        if state.fingerprint != spec.fingerprint or state.backend != store.backend:
+            # Query, mappings, object, mode or store changed: the old state no longer describes
+            # what the destination holds. Start over; this run sends every row.
+            store.reset()
+            state.fingerprint = spec.fingerprint
+            state.backend = store.backend
+            state.location = store.location
+            state.version = 0
+            state.row_count = 0
+            state.watermark_value = ""
+            state.save()
+        return state
+
+    def _extract(self, spec: RunSpec, source: Source, workbench: Workbench, state: SyncState) -> None:
+        with self.timer.phase("extract"):
+            use_watermark = (
+                spec.strategy == "watermark"
+                and not spec.full_resync
+                and self.run.trigger != RunTrigger.REPLAY
+            )
+            query = compile_extract(
+                source_sql=spec.source_sql,
+                dialect=source.dialect,
+                fields=spec.fields,
+                watermark_column=spec.watermark_column if spec.strategy == "watermark" else "",
+                watermark_value=orjson.loads(state.watermark_value)
+                if use_watermark and state.watermark_value
+                else None,
+            )
+            columns = [f.column for f in spec.fields]
+            self.metrics.rows_read = workbench.load(
+                source.stream(query.sql, params=query.params, batch_size=SOURCE_BATCH_ROWS), columns
+            )
+        self._set_progress(0.3, force=True)
+
+    def _diff(self, spec: RunSpec, store: StateStore, workbench: Workbench) -> None:
+        with self.timer.phase("diff"):
+            state_table = store.attach(workbench.con)
+            replay_keys = self._replay_keys() if self.run.trigger == RunTrigger.REPLAY else None
+            force = spec.strategy == "none" or spec.full_resync or replay_keys is not None
+            workbench.build_work(
+                fields=spec.fields,
+                mode=spec.mode,
+                state_table=state_table,
+                force_send=force,
+                replay_keys=replay_keys,
+            )
+            removes = spec.mode == "mirror" and spec.strategy != "watermark" and replay_keys is None
+            if removes:
+                workbench.build_removed(state_table)
+            counts = workbench.counts(with_removed=removes)
+            if replay_keys is not None:
+                self._dlq_missing_replay_rows(spec, workbench, replay_keys)
+            m = self.metrics
+            m.rows_read = counts.read
+            m.rows_invalid, m.rows_added, m.rows_changed = counts.invalid, counts.added, counts.changed
+            m.rows_unchanged, m.rows_removed = counts.unchanged, counts.removed
+        self._set_progress(0.35, force=True)
+
+    def _replay_keys(self) -> list[str]:
+        return list(
+            DlqEntry.objects.filter(replay_run=self.run, record_key__isnull=False)
+            .values_list("record_key", flat=True)
+            .distinct()
+        )
+
+    def _dlq_missing_replay_rows(self, spec: RunSpec, workbench: Workbench, replay_keys: list[str]) -> None:
+        found = set(workbench.con.execute("SELECT DISTINCT key FROM work").fetchall())
+        missing = [k for k in replay_keys if (k,) not in found]
+        dlq_record_failures(
+            run=self.run,
+            object_name=spec.object.name,
+            failures=[
+                Failure(
+                    k,
+                    ErrorCode.SOURCE_ROW_MISSING,
+                    f"Replay found no row with key {k!r} in the current query result.",
+                )
+                for k in missing
+            ],
+        )
+
+    def _dlq_invalid(self, spec: RunSpec, workbench: Workbench) -> None:
+        with self.timer.phase("validate"):
+            for rows in workbench.invalid_rows(spec.fields):
+                failures = []
+                for row in rows:
+                    code, field, message = split_reason(row["reason"])
+                    failures.append(
+                        Failure(
+                            record_key=row["key"],
+                            error_code=code,
+                            error_message=f"{field}: {message}",
+                            payload=orjson.loads(row["row_json"]),
+                            row_preview=orjson.loads(row["preview"]),
+                        )
+                    )
+                dlq_record_failures(run=self.run, object_name=spec.object.name, failures=failures)
+
+    def _load(self, spec: RunSpec, destination: Destination, store: StateStore, workbench: Workbench) -> str:
+        key_field = spec.key_field
+        match_key = key_field.spec.name if key_field else None
+        rate, burst = destination.rate_limit()
+        limiter = limiter_for(
+            f"destination:{spec.destination_id}", rate, burst, settings.SYNCLINE_REDIS_URL or None
+        )
+        policy = RetryPolicy(max_retries=settings.SYNCLINE_MAX_RETRIES)
+        open_keys = open_dlq_keys(sync_id=self.sync.id)
+        to_send = self.metrics.rows_added + self.metrics.rows_changed + self.metrics.rows_removed
+        commit_seconds = 0.0
+        load_started = time.perf_counter()
+
+        def send(pending: PendingBatch) -> PendingBatch:
+            return send_with_retries(
+                destination, spec.object.name, pending, match_key=match_key, limiter=limiter, policy=policy
+            )
+
+        batches = self._batches(spec, destination, workbench, match_key)
+        for done in run_batches(
+            batches,
+            send,
+            concurrency=destination.concurrency(),
+            should_stop=self.heartbeat.cancel_requested.is_set,
+        ):
+            started = time.perf_counter()
+            self._commit(spec, store, workbench, done, open_keys)
+            commit_seconds += time.perf_counter() - started
+            sent = self.metrics.rows_written + self.metrics.rows_failed
+            self._set_progress(0.35 + 0.6 * sent / max(1, to_send))
+        self.timer.add("load", time.perf_counter() - load_started - commit_seconds)
+        with self.timer.phase("commit"):
+            store.finish(workbench.con)
+        self.timer.add("commit", commit_seconds)
+        if self.metrics.batches:
+            SyncState.objects.filter(sync_id=self.sync.id).update(
+                row_count=store.count(workbench.con),
+                version=F("version") + self.metrics.batches,
+                last_committed_run=self.run,
+            )
+        if self.heartbeat.cancel_requested.is_set():
+            return RunStatus.CANCELED
+        return RunStatus.SUCCEEDED
+
+    def _batches(
+        self, spec: RunSpec, destination: Destination, workbench: Workbench, match_key: str | None
+    ) -> Iterator[PendingBatch]:
+        number = 0
+        write_mode = "upsert" if spec.mode == "mirror" else spec.mode
+        size = max(1, destination.batch_size(spec.object.name, write_mode))
+        for arrow_batch in workbench.rows_to_send(size):
+            keys = arrow_batch.column(0).to_pylist()
+            hashes = arrow_batch.column(2).to_pylist()
+            rows_json = arrow_batch.column(1).to_pylist()
+            number += 1
+            yield PendingBatch(
+                number,
+                write_mode,
+                keys,
+                hashes,
+                OutgoingBatch(rows_json, idempotency_key=self._idempotency_key(write_mode, hashes)),
+            )
+        if spec.mode == "mirror" and match_key:
+            delete_size = max(1, destination.batch_size(spec.object.name, "delete"))
+            for keys in workbench.removed_keys(delete_size):
+                number += 1
+                rows_json = [orjson.dumps({match_key: k}).decode() for k in keys]
+                yield PendingBatch(
+                    number,
+                    "delete",
+                    keys,
+                    [""] * len(keys),
+                    OutgoingBatch(rows_json, idempotency_key=self._idempotency_key("delete", keys)),
+                )
+
+    def _idempotency_key(self, mode: str, parts: list[str]) -> str:
+        digest = hashlib.sha256(f"{self.sync.id}|{mode}|".encode())
+        for part in parts:
+            digest.update(part.encode())
+            digest.update(b"\0")
+        return digest.hexdigest()[:48]
+
+    def _commit(
+        self, spec: RunSpec, store: StateStore, workbench: Workbench, done: PendingBatch, open_keys: set[str]
+    ) -> None:
+        """Advance the state for the acknowledged records of one batch; DLQ the rest."""
+        ok = [i for i, o in enumerate(done.outcomes) if o.ok]
+        failed = [o for o in done.outcomes if not o.ok]
+        ok_keys = [done.keys[i] for i in ok]
+        if done.mode == "delete" and spec.mode == "mirror":
+            store.commit(
+                workbench.con,
+                pa.table({"key": pa.array([], pa.string()), "row_hash": pa.array([], pa.string())}),
+                ok_keys,
+            )
+        else:
+            accepted = pa.table(
+                {
+                    "key": pa.array(ok_keys, pa.string()),
+                    "row_hash": pa.array([done.hashes[i] for i in ok], pa.string()),
+                }
+            )
+            store.commit(workbench.con, accepted, [])
+            if spec.strategy == "watermark":
+                workbench.record_accepted(accepted.column("key"))
+        resolved = [k for k in ok_keys if k in open_keys]
+        if resolved:
+            dlq_resolve_succeeded(sync_id=self.sync.id, keys=resolved)
+            open_keys.difference_update(resolved)
+        if failed:
+            self._dlq_rejected(spec, workbench, done, failed)
+        self.metrics.rows_written += len(ok_keys)
+        self.metrics.rows_failed += len(failed)
+        self.metrics.batches += 1
+        self.metrics.requests += done.requests
+
+    def _dlq_rejected(self, spec: RunSpec, workbench: Workbench, done: PendingBatch, failed: list) -> None:
+        keys = [done.keys[o.index] for o in failed]
+        previews = workbench.previews(spec.fields, keys)
+        records = done.batch.records
+        dlq_record_failures(
+            run=self.run,
+            object_name=spec.object.name,
+            failures=[
+                Failure(
+                    record_key=done.keys[o.index],
+                    error_code=o.error_code or ErrorCode.DESTINATION_REJECTED,
+                    error_message=o.message or "rejected by the destination",
+                    destination_status=o.status,
+                    retryable=o.retryable,
+                    retries=done.retries,
+                    payload=records[o.index],
+                    row_preview=orjson.loads(previews[done.keys[o.index]])
+                    if done.keys[o.index] in previews
+                    else {},
+                )
+                for o in failed
+            ],
+        )
+
+    def _save_watermark(self, state: SyncState, workbench: Workbench) -> None:
+        value = workbench.next_watermark()
+        if value is not None:
+            state.watermark_value = orjson.dumps(value, default=str).decode()
+            state.save(update_fields=["watermark_value", "updated_at"])
+
+    # --- bookkeeping -------------------------------------------------------------------------
+    def _set_progress(self, value: float, *, force: bool = False) -> None:
+        self.progress = value
+        now = time.monotonic()
+        if force or now - self._last_progress_write >= PROGRESS_EVERY_SECONDS:
+            self._last_progress_write = now
+            if run_heartbeat(
+                run=self.run, progress=value, metrics=self.metrics.as_dict(), phase_timings=self.timer.timings
+            ):
+                self.heartbeat.cancel_requested.set()
+
+    def _finish(self, status: str, error: tuple[str, str] | None = None) -> SyncRun:
+        if status == RunStatus.SUCCEEDED:
+            problem = self.metrics.imbalance()
+            if problem is not None:
+                status, error = (
+                    RunStatus.FAILED,
+                    ("metrics_unbalanced", f"The run's counts do not balance: {problem}"),
+                )
+            elif self.metrics.rows_failed or self.metrics.rows_invalid:
+                status = RunStatus.PARTIALLY_SUCCEEDED
+        if status == RunStatus.CANCELED and error is None:
+            error = ("canceled", "Canceled on request; batches already sent were committed.")
+        return run_finish(
+            run=self.run,
+            status=status,
+            metrics=self.metrics.as_dict(),
+            phase_timings=self.timer.timings,
+            error=error,
+        )

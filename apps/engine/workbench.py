@@ -1,0 +1,239 @@
+"""The run's workbench: a local DuckDB where rows are staged, coerced, validated and diffed.
+
+Source batches (Arrow) are appended to ``raw``; one SQL statement then builds ``work`` with, per
+row, its key, its payload as JSON text, the payload's hash, the first validation failure and the
+action (invalid / added / changed / unchanged) against the accepted state. The loader streams
+the rows to send out of ``work`` in batches. DuckDB spills to disk past its memory limit, so
+memory stays flat however many rows a query returns.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from apps.connectors.base import ErrorCode
+from apps.engine.coercion import REASON_SEPARATOR, coerce_field, quote_ident, quote_literal, reason_sql
+from apps.engine.query import WATERMARK_ALIAS
+from apps.engine.spec import MappedField
+
+SEND_ACTIONS = ("added", "changed")
+
+
+@dataclass
+class DiffCounts:
+    read: int = 0
+    invalid: int = 0
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+
+
+class Workbench:
+    def __init__(self, directory: Path, *, memory_limit: str = "256MB", threads: int = 2) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.con = duckdb.connect(str(directory / "workbench.duckdb"))
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        self.con.execute(f"SET threads = {int(threads)}")
+        self.con.execute(f"SET temp_directory = '{directory / 'spill'}'")
+        self.con.execute("SET preserve_insertion_order = false")
+        self.has_raw = False
+
+    def close(self) -> None:
+        self.con.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    # --- extract ---------------------------------------------------------------------------
+    def load(self, batches: Iterable[pa.RecordBatch], columns: list[str]) -> int:
+        """Append source batches to ``raw``; return the number of rows read."""
+        rows = 0
+        for batch in batches:
+            self.con.register("_batch", batch)
+            if not self.has_raw:
+                self.con.execute("CREATE TABLE raw AS SELECT * FROM _batch")
+                self.has_raw = True
+            else:
+                self.con.execute("INSERT INTO raw SELECT * FROM _batch")
+            self.con.unregister("_batch")
+            rows += batch.num_rows
+        if not self.has_raw:  # an empty result still needs its columns
+            cols = ", ".join(f"{quote_ident(c)} VARCHAR" for c in columns)
+            self.con.execute(f"CREATE TABLE raw ({cols})")
+            self.has_raw = True
+        return rows
+
+    def column_types(self) -> dict[str, str]:
+        return {name: str(type_) for name, type_, *_ in self.con.execute("DESCRIBE raw").fetchall()}
+
+    # --- diff ----------------------------------------------------------------------------------
+    def build_work(
+        self,
+        *,
+        fields: list[MappedField],
+        mode: str,
+        state_table: str | None,
+        force_send: bool,
+        replay_keys: list[str] | None = None,
+    ) -> None:
+        types = self.column_types()
+        coerced = [(f, coerce_field(f, types.get(f.column, "VARCHAR"), mode)) for f in fields]
+        key_field = next((f for f in fields if f.mapping.key), None)
+        payload = ", ".join(f"{quote_ident(f.spec.name)} := {c.value}" for f, c in coerced)
+        row_json = f"CAST(to_json(struct_pack({payload})) AS VARCHAR)"
+        if key_field is not None:
+            key_value = dict((f.column, c.value) for f, c in coerced)[key_field.column]
+            key_sql = f"CAST({key_value} AS VARCHAR)"
+        else:  # keyless insert streams (events): a row is identified by its content
+            key_sql = f"md5({row_json})"
+        key_name = key_field.spec.name if key_field else "(row)"
+        prefix = quote_literal(ErrorCode.VALIDATION_FAILED + REASON_SEPARATOR + key_name + REASON_SEPARATOR)
+        state_join = f"LEFT JOIN {state_table} st ON st.key = k.key" if state_table else ""
+        state_hash = "st.row_hash" if state_table else "CAST(NULL AS VARCHAR)"
+        in_state = "st.key IS NOT NULL" if state_table else "false"
+        replay_filter = "WHERE k.key IN (SELECT key FROM _replay_keys)" if replay_keys is not None else ""
+        if replay_keys is not None:
+            self.con.register("_replay_keys", pa.table({"key": pa.array(replay_keys, pa.string())}))
+        self.con.execute(f"""
+            CREATE OR REPLACE TABLE work AS
+            WITH prepared AS (
+                SELECT raw.*, {key_sql} AS key, {row_json} AS row_json, {reason_sql(coerced)} AS reason
+                FROM raw
+            ), k AS (
+                SELECT *, count(*) OVER (PARTITION BY key) AS key_count FROM prepared
+            )
+            SELECT k.* EXCLUDE (reason, key_count),
+                   md5(k.row_json) AS row_hash,
+                   CASE
+                       WHEN k.key IS NULL THEN {prefix} || 'the key field is empty'
+                       WHEN k.key_count > 1 THEN {prefix} || 'duplicate key ' || k.key || ' appears '
+                            || k.key_count || ' times in the query result; none of its rows was sent'
+                       ELSE k.reason
+                   END AS reason,
+                   CASE
+                       WHEN k.key IS NULL OR k.key_count > 1 OR k.reason IS NOT NULL THEN 'invalid'
+                       WHEN NOT ({in_state}) THEN 'added'
+                       WHEN {str(force_send).lower()} OR {state_hash} <> md5(k.row_json) THEN 'changed'
+                       ELSE 'unchanged'
+                   END AS action
+            FROM k {state_join}
+            {replay_filter}
+        """)
+
+    def build_removed(self, state_table: str) -> None:
+        self.con.execute(f"""
+            CREATE OR REPLACE TABLE removed AS
+            SELECT st.key FROM {state_table} st
+            WHERE NOT EXISTS (SELECT 1 FROM work w WHERE w.key = st.key)
+        """)
+
+    def counts(self, *, with_removed: bool) -> DiffCounts:
+        counts = DiffCounts()
+        for action, n in self.con.execute("SELECT action, count(*) FROM work GROUP BY action").fetchall():
+            setattr(counts, action, n)
+        counts.read = counts.invalid + counts.added + counts.changed + counts.unchanged
+        if with_removed:
+            counts.removed = self.con.execute("SELECT count(*) FROM removed").fetchall()[0][0]
+        return counts
+
+    # --- reads for the loader and the DLQ ------------------------------------------------------
+    def rows_to_send(self, batch_size: int) -> Iterator[pa.RecordBatch]:
+        """Rows to write, as Arrow batches of (key, row_json, row_hash). Uses its own cursor."""
+        cursor = self.con.cursor()
+        try:
+            actions = ", ".join(quote_literal(a) for a in SEND_ACTIONS)
+            reader = cursor.sql(
+                f"SELECT key, row_json, row_hash FROM work WHERE action IN ({actions})"
+            ).to_arrow_reader(batch_size)
+            yield from reader
+        finally:
+            cursor.close()
+
+    def removed_keys(self, batch_size: int) -> Iterator[list[str]]:
+        cursor = self.con.cursor()
+        try:
+            for batch in cursor.sql("SELECT key FROM removed").to_arrow_reader(batch_size):
+                yield batch.column(0).to_pylist()
+        finally:
+            cursor.close()
+
+    def invalid_rows(self, fields: list[MappedField], batch_size: int = 5000) -> Iterator[list[dict]]:
+        """Rows that failed validation: key, payload, reason and the source values (preview)."""
+        cursor = self.con.cursor()
+        try:
+            reader = cursor.sql(
+                f"SELECT key, row_json, reason, {self._preview_sql(fields)} AS preview "
+                "FROM work WHERE action = 'invalid'"
+            ).to_arrow_reader(batch_size)
+            for batch in reader:
+                yield batch.to_pylist()
+        finally:
+            cursor.close()
+
+    @staticmethod
+    def _preview_sql(fields: list[MappedField]) -> str:
+        seen: dict[str, str] = {}
+        for f in fields:
+            seen.setdefault(f.mapping.source, f.column)
+        preview = ", ".join(f"{quote_ident(src)} := {quote_ident(col)}" for src, col in seen.items())
+        return f"CAST(to_json(struct_pack({preview})) AS VARCHAR)"
+
+    def previews(self, fields: list[MappedField], keys: list[str]) -> dict[str, str]:
+        """The source values (by mapping source) of the given keys, as JSON text, for the DLQ."""
+        if not keys:
+            return {}
+        cursor = self.con.cursor()
+        try:
+            cursor.register("_keys", pa.table({"key": pa.array(keys, pa.string())}))
+            rows = cursor.execute(
+                f"SELECT key, {self._preview_sql(fields)} FROM work WHERE key IN (SELECT key FROM _keys)"
+            ).fetchall()
+        finally:
+            cursor.close()
+        return dict(rows)
+
+    def record_accepted(self, keys: pa.Array) -> None:
+        """Remember keys the destination accepted in this run (for the watermark)."""
+        if not getattr(self, "_accepted_created", False):
+            self.con.execute("CREATE TABLE accepted (key VARCHAR)")
+            self._accepted_created = True
+        self.con.register("_acc", pa.table({"key": keys}))
+        self.con.execute("INSERT INTO accepted SELECT key FROM _acc")
+        self.con.unregister("_acc")
+
+    def next_watermark(self) -> object | None:
+        """The watermark the next run starts from: the highest value read, held back to the
+        lowest value of any row that was not accepted (invalid or failed), so that row is read
+        again. None when the query returned no rows."""
+        if WATERMARK_ALIAS not in self.column_types():
+            return None
+        if not getattr(self, "_accepted_created", False):
+            self.con.execute("CREATE TABLE accepted (key VARCHAR)")
+            self._accepted_created = True
+        wm = quote_ident(WATERMARK_ALIAS)
+        highest, lowest_pending = self.con.execute(f"""
+            SELECT max({wm}),
+                   min({wm}) FILTER (WHERE action <> 'unchanged' AND key NOT IN (SELECT key FROM accepted)
+                                     OR (action = 'invalid'))
+            FROM work
+        """).fetchall()[0]
+        return lowest_pending if lowest_pending is not None else highest
+
+    def keys_of_action(self, action: str) -> list[str]:
+        return [r[0] for r in self.con.execute("SELECT key FROM work WHERE action = ?", [action]).fetchall()]
+
+    def sample_payloads(self, limit: int) -> list[str]:
+        actions = ", ".join(quote_literal(a) for a in SEND_ACTIONS)
+        return [
+            r[0]
+            for r in self.con.execute(
+                f"SELECT row_json FROM work WHERE action IN ({actions}) LIMIT {int(limit)}"
+            ).fetchall()
+        ]
