@@ -1,7 +1,19 @@
+import time
+
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from apps.connectors.registry import parse_config, source_class
+from apps.connectors.sources.duckdb import _ensure_duckdb_sees_one_select
+from apps.connectors.sql_guard import QueryTimeoutError, UnsafeQueryError
+
+LONG_QUERY = "SELECT count(*) FROM range(100000000) a, range(100000000) b"
+
+
+def make_source(path: str, **extra):
+    return source_class("duckdb")(parse_config("source", "duckdb", {"path": path, **extra}))
 
 
 @pytest.fixture
@@ -9,28 +21,100 @@ def warehouse(tmp_path):
     path = tmp_path / "wh.duckdb"
     with duckdb.connect(str(path)) as con:
         con.execute("CREATE TABLE t AS SELECT range AS id, 'n' || range AS name FROM range(25000)")
-    con = source_class("duckdb")
-    return con(parse_config("source", "duckdb", {"path": str(path)}))
+    return make_source(str(path))
 
 
 def test_streams_arrow_batches(warehouse):
     batches = list(warehouse.stream("SELECT * FROM t WHERE id >= ?", params=[5000], batch_size=8192))
     assert sum(b.num_rows for b in batches) == 20000
-    assert max(b.num_rows for b in batches) <= 8192
-    assert batches[0].schema.names == ["id", "name"]
+    assert len(batches) >= 3 and max(b.num_rows for b in batches) <= 8192
+    assert batches[0].schema == pa.schema([("id", pa.int64()), ("name", pa.string())])
+
+
+def test_placeholder_is_what_sqlglot_renders_for_duckdb(warehouse):
+    from sqlglot import exp
+
+    sql = f"SELECT name FROM t WHERE id = {exp.Placeholder().sql(dialect=warehouse.dialect)}"
+    (batch,) = warehouse.stream(sql, params=[7])
+    assert batch.column("name").to_pylist() == ["n7"]
+
+
+def test_trailing_semicolon_and_comment_are_fine(warehouse):
+    assert sum(b.num_rows for b in warehouse.stream("SELECT * FROM t; -- all of it")) == 25000
 
 
 def test_columns_without_reading_rows(warehouse):
-    cols = warehouse.columns("SELECT id, name, id * 2 AS twice FROM t")
+    cols = warehouse.columns("SELECT id, name, id * 2 AS twice FROM t -- comment")
     assert [(c.name, c.type) for c in cols] == [("id", "BIGINT"), ("name", "VARCHAR"), ("twice", "BIGINT")]
 
 
-def test_connection_is_read_only(warehouse):
-    with pytest.raises(duckdb.Error, match="read-only"):
+def test_guard_refuses_a_write_before_duckdb_sees_it(warehouse):
+    with pytest.raises(UnsafeQueryError, match="CREATE"):
         list(warehouse.stream("CREATE TABLE evil AS SELECT 1"))
+    with pytest.raises(UnsafeQueryError, match="2 statements"):
+        warehouse.columns("SELECT 1; DROP TABLE t")
+
+
+def test_database_file_is_opened_read_only_behind_the_guard(warehouse):
+    with warehouse._connect() as con, pytest.raises(duckdb.Error, match="read-only"):
+        con.execute("CREATE TABLE evil AS SELECT 1")
+
+
+def test_duckdbs_own_parser_is_a_second_opinion():
+    with duckdb.connect() as con:
+        _ensure_duckdb_sees_one_select(con, "SELECT 1")
+        with pytest.raises(UnsafeQueryError, match="SELECT, SELECT"):
+            _ensure_duckdb_sees_one_select(con, "SELECT 1; SELECT 2")
+        with pytest.raises(UnsafeQueryError, match="COPY"):
+            _ensure_duckdb_sees_one_select(con, "COPY (SELECT 1) TO 'x.csv'")
+
+
+def test_memory_path_reads_parquet_and_csv_files(tmp_path):
+    pq.write_table(pa.table({"id": [1, 2, 3], "email": ["a@x", "b@x", None]}), tmp_path / "users.parquet")
+    (tmp_path / "extra.csv").write_text("id,email\n4,d@x\n")
+    source = make_source(":memory:")
+    sql = (
+        f"SELECT * FROM read_parquet('{tmp_path / 'users.parquet'}') "
+        f"UNION ALL SELECT * FROM read_csv('{tmp_path / 'extra.csv'}') ORDER BY id"
+    )
+    table = pa.Table.from_batches(list(source.stream(sql)))
+    assert table.column("id").to_pylist() == [1, 2, 3, 4]
+    assert table.column("email").to_pylist() == ["a@x", "b@x", None, "d@x"]
+
+
+def test_memory_path_cannot_write_files(tmp_path):
+    target = tmp_path / "leak.csv"
+    with pytest.raises(UnsafeQueryError, match="COPY"):
+        list(make_source(":memory:").stream(f"COPY (SELECT 1) TO '{target}'"))
+    assert not target.exists()
+
+
+def test_timeout_interrupts_a_long_query():
+    source = make_source(":memory:", timeout_seconds=0.3)
+    started = time.monotonic()
+    with pytest.raises(QueryTimeoutError, match=r"timeout of 0\.3 s"):
+        list(source.stream(LONG_QUERY))
+    assert time.monotonic() - started < 5
+
+
+def test_timeout_does_not_count_time_spent_between_batches(warehouse):
+    source = make_source(warehouse.config.path, timeout_seconds=0.2)
+    rows = 0
+    for batch in source.stream("SELECT * FROM t", batch_size=10000):
+        time.sleep(0.3)  # a slow destination: longer than the timeout, but not DuckDB's time
+        rows += batch.num_rows
+    assert rows == 25000
+
+
+def test_empty_result_yields_no_batches(warehouse):
+    assert list(warehouse.stream("SELECT * FROM t WHERE id < 0")) == []
+
+
+def test_check_ok(warehouse):
+    result = warehouse.check()
+    assert result.ok and "1 table(s)" in result.message
 
 
 def test_check_reports_a_missing_file(tmp_path):
-    src = source_class("duckdb")(parse_config("source", "duckdb", {"path": str(tmp_path / "none.duckdb")}))
-    result = src.check()
+    result = make_source(str(tmp_path / "none.duckdb")).check()
     assert not result.ok and "not found" in result.message

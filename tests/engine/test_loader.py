@@ -68,7 +68,10 @@ def pending(n: int = 3, number: int = 1) -> PendingBatch:
     )
 
 
-def send(dest, batch, policy=RetryPolicy(max_retries=3), sleeps=None):
+THREE_RETRIES = RetryPolicy(max_retries=3)
+
+
+def send(dest, batch, policy=THREE_RETRIES, sleeps=None):
     sleeps = [] if sleeps is None else sleeps
     return send_with_retries(
         dest, "obj", batch, match_key="id", limiter=limiter_for("t", None), policy=policy, sleep=sleeps.append

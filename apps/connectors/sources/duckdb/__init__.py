@@ -1,12 +1,16 @@
 """DuckDB source: a database file, and Parquet/CSV files read through DuckDB (the lakehouse case).
 
-Connections are opened read-only, so no query can change the warehouse.
+Database files are opened read-only. ``:memory:`` (files-only queries) has no database to protect,
+but DuckDB could still write files there (``COPY … TO``): the SQL guard, and DuckDB's own parser as
+a second opinion, are what keep those queries read-only.
 Docs followed: https://duckdb.org/docs/stable/clients/python/overview
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +20,15 @@ from pydantic import Field, field_validator
 
 from apps.connectors.base import CheckResult, ConnectorConfig, Source, SourceColumn
 from apps.connectors.registry import register_source
+from apps.connectors.sql_guard import QueryTimeoutError, UnsafeQueryError, ensure_read_only, statement_body
 
 
 class DuckDBConfig(ConnectorConfig):
     path: str = Field(description="DuckDB database file; ':memory:' for files-only (Parquet/CSV) queries.")
     threads: int | None = Field(default=None, ge=1, le=64)
+    timeout_seconds: float = Field(
+        default=300, gt=0, le=86_400, description="Longest time DuckDB may work on one batch."
+    )
 
     @field_validator("path")
     @classmethod
@@ -56,16 +64,71 @@ class DuckDBSource(Source):
         return CheckResult(True, f"Connected read-only; {tables} table(s) visible.")
 
     def columns(self, sql: str) -> list[SourceColumn]:
+        ensure_read_only(sql, self.dialect)
+        body = statement_body(sql, self.dialect)
         with self._connect() as con:
-            rel = con.sql(f"SELECT * FROM ({sql}) AS q LIMIT 0")
-            return [SourceColumn(n, str(t)) for n, t in zip(rel.columns, rel.types, strict=True)]
+            _ensure_duckdb_sees_one_select(con, body)
+            # A relation is bound (names and types known) without running the query.
+            with _watchdog(con, self.config.timeout_seconds):
+                rel = con.sql(body)
+                return [SourceColumn(n, str(t)) for n, t in zip(rel.columns, rel.types, strict=True)]
 
     def stream(
         self, sql: str, *, params: Sequence[Any] = (), batch_size: int = 50_000
     ) -> Iterator[pa.RecordBatch]:
+        ensure_read_only(sql, self.dialect)
+        body = statement_body(sql, self.dialect)
+        timeout = self.config.timeout_seconds
         con = self._connect()
         try:
-            reader = con.sql(sql, params=list(params) or None).to_arrow_reader(batch_size)
-            yield from reader
+            _ensure_duckdb_sees_one_select(con, body)
+            with _watchdog(con, timeout):
+                reader = con.sql(body, params=list(params) or None).to_arrow_reader(batch_size)
+            while True:
+                # Only DuckDB's own work is timed: the caller may take as long as it likes
+                # between batches (writing them to a destination), so the yield is outside.
+                with _watchdog(con, timeout):
+                    try:
+                        batch = reader.read_next_batch()
+                    except StopIteration:
+                        return
+                yield batch
         finally:
             con.close()
+
+
+def _ensure_duckdb_sees_one_select(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Second opinion from DuckDB's own parser, in case sqlglot read the text differently."""
+    statements = con.extract_statements(sql)
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        kinds = ", ".join(s.type.name for s in statements) or "none"
+        raise UnsafeQueryError(f"DuckDB reads this query as {kinds}; only a single SELECT is allowed.")
+
+
+@contextmanager
+def _watchdog(con: duckdb.DuckDBPyConnection, timeout_seconds: float) -> Iterator[None]:
+    """Interrupt ``con`` if the enclosed DuckDB call outlasts the timeout.
+
+    DuckDB has no statement timeout, so a timer thread calls ``interrupt()``. If the timer fired
+    the call is reported as timed out even when it returned just in time, because DuckDB keeps the
+    interrupt pending and the next fetch would fail anyway.
+    """
+    fired = threading.Event()
+
+    def fire() -> None:
+        fired.set()
+        con.interrupt()
+
+    timer = threading.Timer(timeout_seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    except duckdb.InterruptException:
+        if fired.is_set():
+            raise QueryTimeoutError(timeout_seconds, "DuckDB") from None
+        raise
+    finally:
+        timer.cancel()
+    if fired.is_set():
+        raise QueryTimeoutError(timeout_seconds, "DuckDB")
