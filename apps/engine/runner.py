@@ -211,7 +211,11 @@ class SyncExecution:
         limiter = limiter_for(
             f"destination:{spec.destination_id}", rate, burst, settings.SYNCLINE_REDIS_URL or None
         )
-        policy = RetryPolicy(max_retries=settings.SYNCLINE_MAX_RETRIES)
+        policy = RetryPolicy(
+            max_retries=settings.SYNCLINE_MAX_RETRIES,
+            base_delay=settings.SYNCLINE_RETRY_BASE_DELAY,
+            max_delay=settings.SYNCLINE_RETRY_MAX_DELAY,
+        )
         open_keys = open_dlq_keys(sync_id=self.sync.id)
         to_send = self.metrics.rows_added + self.metrics.rows_changed + self.metrics.rows_removed
         commit_seconds = 0.0
@@ -368,6 +372,15 @@ class SyncExecution:
                 status, error = (
                     RunStatus.FAILED,
                     ("metrics_unbalanced", f"The run's counts do not balance: {problem}"),
+                )
+            elif self.metrics.rows_failed and not self.metrics.rows_written:
+                status, error = (
+                    RunStatus.FAILED,
+                    (
+                        "all_writes_failed",
+                        "Every record sent was refused or lost; "
+                        "see the dead letter queue for each one's reason.",
+                    ),
                 )
             elif self.metrics.rows_failed or self.metrics.rows_invalid:
                 status = RunStatus.PARTIALLY_SUCCEEDED

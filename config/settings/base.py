@@ -162,6 +162,9 @@ SYNCLINE_STATE_STORE = env.str(
 # A running run whose heartbeat is older than this is marked failed by the sweeper.
 SYNCLINE_RUN_HEARTBEAT_TIMEOUT = env.int("SYNCLINE_RUN_HEARTBEAT_TIMEOUT", default=90)
 SYNCLINE_MAX_RETRIES = env.int("SYNCLINE_MAX_RETRIES", default=5)
+# First backoff step in seconds (doubles per retry, full jitter, capped at SYNCLINE_RETRY_MAX_DELAY)
+SYNCLINE_RETRY_BASE_DELAY = env.float("SYNCLINE_RETRY_BASE_DELAY", default=0.5)
+SYNCLINE_RETRY_MAX_DELAY = env.float("SYNCLINE_RETRY_MAX_DELAY", default=60.0)
 
 LOGGING = {
     "version": 1,
@@ -169,5 +172,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # httpx logs every request with its full URL at INFO; URLs can carry secrets.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
