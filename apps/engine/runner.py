@@ -29,7 +29,7 @@ from apps.engine.metrics import PhaseTimer, RunMetrics
 from apps.engine.plan import PlanError, build_spec
 from apps.engine.query import MappingError, compile_extract
 from apps.engine.spec import RunSpec
-from apps.engine.state import StateStore, state_store_for
+from apps.engine.state import InDoubtBatch, StateStore, state_store_for
 from apps.engine.workbench import Workbench
 from apps.runs.models import RunStatus, RunTrigger, SyncRun
 from apps.runs.services import run_claim, run_finish, run_heartbeat
@@ -63,6 +63,8 @@ class SyncExecution:
         self.timer = PhaseTimer()
         self.progress = 0.0
         self._last_progress_write = 0.0
+        self._batch_number = 0
+        self.recovered: list[InDoubtBatch] = []
 
     # --- the run -----------------------------------------------------------------------------
     def execute(self) -> SyncRun:
@@ -155,6 +157,7 @@ class SyncExecution:
             removes = spec.mode == "mirror" and spec.strategy != "watermark" and replay_keys is None
             if removes:
                 workbench.build_removed(state_table)
+            self.recovered = self._recover_in_doubt(store, workbench, removes)
             counts = workbench.counts(with_removed=removes)
             if replay_keys is not None:
                 self._dlq_missing_replay_rows(spec, workbench, replay_keys)
@@ -163,6 +166,24 @@ class SyncExecution:
             m.rows_invalid, m.rows_added, m.rows_changed = counts.invalid, counts.added, counts.changed
             m.rows_unchanged, m.rows_removed = counts.unchanged, counts.removed
         self._set_progress(0.35, force=True)
+
+    def _recover_in_doubt(self, store: StateStore, workbench: Workbench, removes: bool) -> list[InDoubtBatch]:
+        """Batches a killed run sent without committing their outcome.
+
+        One whose rows are all still to be sent with the same content is resent exactly as it was
+        (same rows, same order, same Idempotency-Key), so a destination that already applied it
+        applies it once. Any other is dropped: its rows changed, or were committed after all.
+        """
+        doubts = store.in_doubt()
+        if not doubts:
+            return []
+        recoverable = workbench.recoverable(doubts, removes=removes)
+        for doubt in doubts:
+            if doubt.batch_key not in recoverable:
+                store.settle(doubt.batch_key)
+        kept = [d for d in doubts if d.batch_key in recoverable]
+        workbench.exclude_keys([k for d in kept for k in d.keys])
+        return kept
 
     def _replay_keys(self) -> list[str]:
         return list(
@@ -226,7 +247,7 @@ class SyncExecution:
                 destination, spec.object.name, pending, match_key=match_key, limiter=limiter, policy=policy
             )
 
-        batches = self._batches(spec, destination, workbench, match_key)
+        batches = self._batches(spec, destination, store, workbench, match_key)
         for done in run_batches(
             batches,
             send,
@@ -253,42 +274,67 @@ class SyncExecution:
         return RunStatus.SUCCEEDED
 
     def _batches(
-        self, spec: RunSpec, destination: Destination, workbench: Workbench, match_key: str | None
+        self,
+        spec: RunSpec,
+        destination: Destination,
+        store: StateStore,
+        workbench: Workbench,
+        match_key: str | None,
     ) -> Iterator[PendingBatch]:
-        number = 0
+        """In-doubt batches of a killed run first (verbatim, same Idempotency-Key), then the rest.
+
+        Each batch is recorded as an intent before it is handed to the sender, and settled once
+        its outcome is committed (see ``_commit``).
+        """
         write_mode = "upsert" if spec.mode == "mirror" else spec.mode
+        for doubt in self.recovered:
+            rows_json = (
+                workbench.payloads(doubt.keys)
+                if doubt.mode != "delete"
+                else self._delete_rows(doubt.keys, match_key)
+            )
+            yield self._pending(
+                doubt.mode, doubt.keys, doubt.hashes, rows_json, store, batch_key=doubt.batch_key
+            )
         size = max(1, destination.batch_size(spec.object.name, write_mode))
         for arrow_batch in workbench.rows_to_send(size):
-            keys = arrow_batch.column(0).to_pylist()
-            hashes = arrow_batch.column(2).to_pylist()
-            rows_json = arrow_batch.column(1).to_pylist()
-            number += 1
-            yield PendingBatch(
-                number,
+            yield self._pending(
                 write_mode,
-                keys,
-                hashes,
-                OutgoingBatch(rows_json, idempotency_key=self._idempotency_key(write_mode, hashes)),
+                arrow_batch.column(0).to_pylist(),
+                arrow_batch.column(2).to_pylist(),
+                arrow_batch.column(1).to_pylist(),
+                store,
             )
         if spec.mode == "mirror" and match_key:
             delete_size = max(1, destination.batch_size(spec.object.name, "delete"))
             for keys in workbench.removed_keys(delete_size):
-                number += 1
-                rows_json = [orjson.dumps({match_key: k}).decode() for k in keys]
-                yield PendingBatch(
-                    number,
-                    "delete",
-                    keys,
-                    [""] * len(keys),
-                    OutgoingBatch(rows_json, idempotency_key=self._idempotency_key("delete", keys)),
+                yield self._pending(
+                    "delete", keys, [""] * len(keys), self._delete_rows(keys, match_key), store
                 )
 
-    def _idempotency_key(self, mode: str, parts: list[str]) -> str:
-        digest = hashlib.sha256(f"{self.sync.id}|{mode}|".encode())
-        for part in parts:
-            digest.update(part.encode())
-            digest.update(b"\0")
-        return digest.hexdigest()[:48]
+    @staticmethod
+    def _delete_rows(keys: list[str], match_key: str | None) -> list[str]:
+        return [orjson.dumps({match_key: k}).decode() for k in keys]
+
+    def _pending(
+        self,
+        mode: str,
+        keys: list[str],
+        hashes: list[str],
+        rows_json: list[str],
+        store: StateStore,
+        *,
+        batch_key: str | None = None,
+    ) -> PendingBatch:
+        self._batch_number += 1
+        if batch_key is None:
+            # Unique per run and batch: a later run sending the same rows is a new write, while a
+            # resend of an in-doubt batch reuses the key it was first sent with.
+            batch_key = hashlib.sha256(f"{self.run.id}|{self._batch_number}".encode()).hexdigest()[:40]
+            store.intend(batch_key, mode, keys, hashes)
+        return PendingBatch(
+            self._batch_number, mode, keys, hashes, OutgoingBatch(rows_json, idempotency_key=batch_key)
+        )
 
     def _commit(
         self, spec: RunSpec, store: StateStore, workbench: Workbench, done: PendingBatch, open_keys: set[str]
@@ -319,6 +365,7 @@ class SyncExecution:
             open_keys.difference_update(resolved)
         if failed:
             self._dlq_rejected(spec, workbench, done, failed)
+        store.settle(done.batch.idempotency_key or "")
         self.metrics.rows_written += len(ok_keys)
         self.metrics.rows_failed += len(failed)
         self.metrics.batches += 1

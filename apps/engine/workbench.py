@@ -46,6 +46,7 @@ class Workbench:
         self.con.execute(f"SET temp_directory = '{directory / 'spill'}'")
         self.con.execute("SET preserve_insertion_order = false")
         self.has_raw = False
+        self.has_excluded = False
 
     def close(self) -> None:
         self.con.close()
@@ -143,14 +144,58 @@ class Workbench:
             counts.removed = self.con.execute("SELECT count(*) FROM removed").fetchall()[0][0]
         return counts
 
+    # --- recovery of a killed run's in-flight batches ------------------------------------------
+    def recoverable(self, doubts: list, *, removes: bool) -> set[str]:
+        """Keys of in-doubt batches whose every row is still to be sent with the same content."""
+        table = pa.table(
+            {
+                "batch_key": pa.array([d.batch_key for d in doubts for _ in d.keys], pa.string()),
+                "mode": pa.array([d.mode for d in doubts for _ in d.keys], pa.string()),
+                "key": pa.array([k for d in doubts for k in d.keys], pa.string()),
+                "row_hash": pa.array([h for d in doubts for h in d.hashes], pa.string()),
+            }
+        )
+        self.con.register("_doubt", table)
+        actions = ", ".join(quote_literal(a) for a in SEND_ACTIONS)
+        removed = "d.key IN (SELECT key FROM removed)" if removes else "false"
+        rows = self.con.execute(f"""
+            SELECT d.batch_key FROM _doubt d LEFT JOIN work w ON w.key = d.key
+            GROUP BY d.batch_key
+            HAVING bool_and(CASE WHEN d.mode = 'delete' THEN {removed}
+                                 ELSE w.action IN ({actions}) AND w.row_hash = d.row_hash END)
+        """).fetchall()
+        self.con.unregister("_doubt")
+        return {r[0] for r in rows}
+
+    def exclude_keys(self, keys: list[str]) -> None:
+        """Keep these keys out of the normal send (they go out in their recovered batches)."""
+        self.con.register("_excl", pa.table({"key": pa.array(keys, pa.string())}))
+        self.con.execute("CREATE OR REPLACE TABLE excluded AS SELECT key FROM _excl")
+        self.con.unregister("_excl")
+        self.has_excluded = True
+
+    def payloads(self, keys: list[str]) -> list[str]:
+        """Payloads of ``keys``, in that order."""
+        self.con.register(
+            "_want", pa.table({"key": pa.array(keys, pa.string()), "pos": pa.array(range(len(keys)))})
+        )
+        rows = self.con.execute(
+            "SELECT w.row_json FROM _want JOIN work w USING (key) ORDER BY _want.pos"
+        ).fetchall()
+        self.con.unregister("_want")
+        return [r[0] for r in rows]
+
     # --- reads for the loader and the DLQ ------------------------------------------------------
+    def _not_excluded(self) -> str:
+        return " AND key NOT IN (SELECT key FROM excluded)" if self.has_excluded else ""
+
     def rows_to_send(self, batch_size: int) -> Iterator[pa.RecordBatch]:
         """Rows to write, as Arrow batches of (key, row_json, row_hash). Uses its own cursor."""
         cursor = self.con.cursor()
         try:
             actions = ", ".join(quote_literal(a) for a in SEND_ACTIONS)
             reader = cursor.sql(
-                f"SELECT key, row_json, row_hash FROM work WHERE action IN ({actions})"
+                f"SELECT key, row_json, row_hash FROM work WHERE action IN ({actions}){self._not_excluded()}"
             ).to_arrow_reader(batch_size)
             yield from reader
         finally:
@@ -159,7 +204,8 @@ class Workbench:
     def removed_keys(self, batch_size: int) -> Iterator[list[str]]:
         cursor = self.con.cursor()
         try:
-            for batch in cursor.sql("SELECT key FROM removed").to_arrow_reader(batch_size):
+            sql = "SELECT key FROM removed WHERE true" + self._not_excluded()
+            for batch in cursor.sql(sql).to_arrow_reader(batch_size):
                 yield batch.column(0).to_pylist()
         finally:
             cursor.close()

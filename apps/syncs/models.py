@@ -150,3 +150,25 @@ class SyncStateRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sync_id}:{self.key}"
+
+
+class SyncBatchIntent(models.Model):
+    """A batch about to be sent, for the shared (database) state store.
+
+    Written before the request and deleted once its outcome is committed. One left behind means
+    its worker died with the batch in flight: the next run sends exactly that batch again, with
+    the same Idempotency-Key, before anything else.
+    """
+
+    sync = models.ForeignKey(Sync, on_delete=models.CASCADE, related_name="batch_intents")
+    batch_key = models.CharField(max_length=64)
+    mode = models.CharField(max_length=16)
+    keys = models.JSONField(default=list)
+    hashes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["sync", "batch_key"], name="batch_intent_unique_key")]
+
+    def __str__(self) -> str:
+        return f"{self.sync_id}:{self.batch_key}"

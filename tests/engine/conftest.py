@@ -91,6 +91,38 @@ def crm(tmp_path) -> SandboxDestination:
     return SandboxDestination(parse_config("destination", "sandbox", {"path": str(tmp_path / "crm.sqlite3")}))
 
 
+@pytest.fixture
+def http_sync(make_sync, workspace, settings):
+    settings.SYNCLINE_ALLOW_PRIVATE_DESTINATIONS = True
+    settings.SYNCLINE_RETRY_BASE_DELAY = 0.01
+
+    def make(sink, **config):
+        destination = connection_create(
+            workspace=workspace,
+            role="destination",
+            connector_type="http",
+            name=f"sink {sink.port}",
+            config={
+                "url": sink.url,
+                "batch_size": 50,
+                "rate_limit_per_second": None,
+                "timeout_seconds": 0.5,
+                **config,
+            },
+        )
+        return make_sync(
+            destination=destination,
+            object_name="records",
+            field_mappings=[
+                {"source": "id", "destination": "id", "key": True},
+                {"source": "email", "destination": "email"},
+                {"source": "score", "destination": "score"},
+            ],
+        )
+
+    return make
+
+
 def run_now(sync: Sync, *, trigger: str = "manual", full_resync: bool = False) -> SyncRun:
     run, deduplicated = run_enqueue(sync=sync, trigger=trigger, full_resync=full_resync, dispatch=False)
     assert not deduplicated
