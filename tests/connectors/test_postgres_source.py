@@ -9,14 +9,13 @@ from decimal import Decimal
 import psycopg
 import pyarrow as pa
 import pytest
-from psycopg import sql as pgsql
 from sqlglot import exp
 
 from apps.connectors.registry import ConfigError, parse_config, source_class
 from apps.connectors.sources.postgres import escape_percent
 from apps.connectors.sql_guard import QueryTimeoutError, UnsafeQueryError
+from tests.pg import SERVER, admin_connect, throwaway_database
 
-SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 ROWS = 25000
 
 SETUP = """
@@ -44,25 +43,10 @@ INSERT INTO "Sales".deals VALUES (1, 'big one');
 """
 
 
-def admin_connect() -> psycopg.Connection:
-    try:
-        return psycopg.connect(**SERVER, dbname="postgres", autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL must run at 127.0.0.1:5432 (user postgres, trust auth): {exc}")
-
-
 @pytest.fixture(scope="module")
 def database():
-    name = f"syncline_test_{uuid.uuid4().hex[:12]}"
-    with admin_connect() as admin:
-        admin.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(name)))
-    try:
-        with psycopg.connect(**SERVER, dbname=name, autocommit=True) as con:
-            con.execute(SETUP.replace("%(rows)s", str(ROWS)))
+    with throwaway_database(SETUP.replace("%(rows)s", str(ROWS))) as name:
         yield name
-    finally:
-        with admin_connect() as admin:
-            admin.execute(pgsql.SQL("DROP DATABASE {} WITH (FORCE)").format(pgsql.Identifier(name)))
 
 
 def make_source(database: str, **extra):
