@@ -34,8 +34,13 @@ class Check:
 
 @dataclass(frozen=True)
 class CoercedField:
-    value: str  # SQL expression of the coerced value
+    value: str  # SQL of the coerced, typed value: what is validated and hashed
     checks: tuple[Check, ...]
+    json_value: str = ""  # SQL of the value as it goes into the payload (formatted); default: value
+
+    @property
+    def output(self) -> str:
+        return self.json_value or self.value
 
 
 def _text(raw: str) -> str:
@@ -54,13 +59,14 @@ def coerce_field(field: MappedField, raw_type: str, mode: str) -> CoercedField:
     name = quote_literal(spec.name)
     invalid = ErrorCode.INVALID_FIELD_VALUE
     checks: list[Check] = []
+    json_value = ""
 
     def bad(condition: str, message_sql: str) -> None:
         checks.append(Check(condition, invalid, message_sql))
 
     kind = spec.type
     if field.passthrough:
-        return CoercedField(value=_passthrough(raw, raw_type), checks=())
+        return CoercedField(value=raw, checks=(), json_value=_passthrough(raw, raw_type))
     if kind in ("string", "email", "phone", "enum"):
         value = _text(raw)
         if kind == "email":
@@ -112,7 +118,8 @@ def coerce_field(field: MappedField, raw_type: str, mode: str) -> CoercedField:
             f"'''' || {_shown(raw)} || ''' is not a boolean (' || {name} || ')'",
         )
     elif kind == "date":
-        value = f"strftime(TRY_CAST({raw} AS DATE), '%Y-%m-%d')"
+        value = f"TRY_CAST({raw} AS DATE)"
+        json_value = f"strftime({value}, '%Y-%m-%d')"
         bad(
             f"{raw} IS NOT NULL AND {value} IS NULL",
             f"'''' || {_shown(raw)} || ''' is not a date (' || {name} || ')'",
@@ -120,7 +127,8 @@ def coerce_field(field: MappedField, raw_type: str, mode: str) -> CoercedField:
     elif kind == "datetime":
         # The workbench runs with TimeZone=UTC: naive timestamps are taken as UTC, zoned ones are
         # converted, and every datetime leaves as ISO 8601 with a Z.
-        value = f"strftime(TRY_CAST({raw} AS TIMESTAMPTZ), '%Y-%m-%dT%H:%M:%S.%gZ')"
+        value = f"TRY_CAST({raw} AS TIMESTAMPTZ)"
+        json_value = f"strftime({value}, '%Y-%m-%dT%H:%M:%S.%gZ')"
         bad(
             f"{raw} IS NOT NULL AND {value} IS NULL",
             f"'''' || {_shown(raw)} || ''' is not a date-time (' || {name} || ')'",
@@ -144,7 +152,7 @@ def coerce_field(field: MappedField, raw_type: str, mode: str) -> CoercedField:
                 f"'Missing required field ' || {name}",
             ),
         )
-    return CoercedField(value=value, checks=tuple(checks))
+    return CoercedField(value=value, checks=tuple(checks), json_value=json_value)
 
 
 def _passthrough(raw: str, raw_type: str) -> str:

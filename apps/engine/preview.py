@@ -54,7 +54,9 @@ def preview_sync(*, sync: Sync, full_resync: bool = False, samples: int = 5) -> 
             watermark_column=spec.watermark_column if spec.strategy == "watermark" else "",
             watermark_value=orjson.loads(state.watermark_value) if use_watermark else None,
         )
-        workbench.load(source.stream(query.sql, params=query.params), [f.column for f in spec.fields])
+        workbench.attach_source(
+            source.stream(query.sql, params=query.params), [f.column for f in spec.fields]
+        )
         state_table = _read_only_state(workbench, sync.id) if state_valid else None
         workbench.build_work(
             fields=spec.fields,

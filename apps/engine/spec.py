@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import orjson
 
 from apps.connectors.base import FieldSpec, ObjectSpec
@@ -80,6 +81,9 @@ def config_fingerprint(
     """
     payload = orjson.dumps(
         {
+            # Row hashes come from DuckDB's hash(), which is stable within a version only: a new
+            # DuckDB version starts a fresh state (one full run) rather than trusting old hashes.
+            "hash_engine": f"duckdb-{duckdb.__version__}",
             "sql": source_sql.strip(),
             "mappings": [[m.source, m.destination, m.key] for m in mappings],
             "object": object_name,

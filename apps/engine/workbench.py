@@ -1,8 +1,8 @@
 """The run's workbench: a local DuckDB where rows are staged, coerced, validated and diffed.
 
-Source batches (Arrow) are appended to ``raw``; one SQL statement then builds ``work`` with, per
-row, its key, its payload as JSON text, the payload's hash, the first validation failure and the
-action (invalid / added / changed / unchanged) against the accepted state. The loader streams
+One SQL statement reads the source's Arrow stream and builds ``work`` with, per row, the source
+columns, its key, the hash of its coerced values, the first validation failure and the action
+(invalid / added / changed / unchanged) against the accepted state. The loader streams
 the rows to send out of ``work`` in batches. DuckDB spills to disk past its memory limit, so
 memory stays flat however many rows a query returns.
 """
@@ -10,6 +10,7 @@ memory stays flat however many rows a query returns.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,34 +46,50 @@ class Workbench:
         self.con.execute(f"SET threads = {int(threads)}")
         self.con.execute(f"SET temp_directory = '{directory / 'spill'}'")
         self.con.execute("SET preserve_insertion_order = false")
-        self.has_raw = False
         self.has_excluded = False
+        self.payload_sql = "NULL"
+        self._types: dict[str, str] = {}
 
     def close(self) -> None:
         self.con.close()
         shutil.rmtree(self.directory, ignore_errors=True)
 
     # --- extract ---------------------------------------------------------------------------
-    def load(self, batches: Iterable[pa.RecordBatch], columns: list[str]) -> int:
-        """Append source batches to ``raw``; return the number of rows read."""
-        rows = 0
-        for batch in batches:
-            self.con.register("_batch", batch)
-            if not self.has_raw:
-                self.con.execute("CREATE TABLE raw AS SELECT * FROM _batch")
-                self.has_raw = True
-            else:
-                self.con.execute("INSERT INTO raw SELECT * FROM _batch")
-            self.con.unregister("_batch")
-            rows += batch.num_rows
-        if not self.has_raw:  # an empty result still needs its columns
-            cols = ", ".join(f"{quote_ident(c)} VARCHAR" for c in columns)
-            self.con.execute(f"CREATE TABLE raw ({cols})")
-            self.has_raw = True
-        return rows
+    def attach_source(self, batches: Iterable[pa.RecordBatch], columns: list[str]) -> None:
+        """Expose the source stream as ``_src``, to be read once by ``build_work``.
+
+        Nothing is copied: DuckDB pulls the batches while it builds the work table. Time spent
+        waiting on the warehouse is measured separately (``extract_seconds``).
+        """
+        iterator = iter(batches)
+        first = self._timed_next(iterator)
+        if first is None:  # an empty result still needs its columns
+            schema = pa.schema([(c, pa.string()) for c in columns])
+            self.con.register("_src", pa.Table.from_batches([], schema))
+        else:
+            reader = pa.RecordBatchReader.from_batches(first.schema, self._timed(first, iterator))
+            self.con.register("_src", reader)
+            schema = first.schema
+        self.con.register("_peek", pa.Table.from_batches([], schema))
+        self._types = {name: str(t) for name, t, *_ in self.con.execute("DESCRIBE _peek").fetchall()}
+        self.con.unregister("_peek")
+
+    extract_seconds = 0.0
+
+    def _timed_next(self, iterator: Iterator[pa.RecordBatch]) -> pa.RecordBatch | None:
+        started = time.perf_counter()
+        try:
+            return next(iterator, None)
+        finally:
+            self.extract_seconds += time.perf_counter() - started
+
+    def _timed(self, first: pa.RecordBatch, iterator: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        yield first
+        while (batch := self._timed_next(iterator)) is not None:
+            yield batch
 
     def column_types(self) -> dict[str, str]:
-        return {name: str(type_) for name, type_, *_ in self.con.execute("DESCRIBE raw").fetchall()}
+        return dict(self._types)
 
     # --- diff ----------------------------------------------------------------------------------
     def build_work(
@@ -84,49 +101,59 @@ class Workbench:
         force_send: bool,
         replay_keys: list[str] | None = None,
     ) -> None:
+        """Read the source once into ``work``: key, row hash, first validation failure, action.
+
+        The hash covers the coerced values (what would be sent), computed with DuckDB's
+        vectorised ``hash``; payloads are rendered as JSON only for the rows that go out.
+        """
         types = self.column_types()
         coerced = [(f, coerce_field(f, types.get(f.column, "VARCHAR"), mode)) for f in fields]
+        self.payload_sql = (
+            "CAST(to_json(struct_pack("
+            + ", ".join(f"{quote_ident(f.spec.name)} := {c.output}" for f, c in coerced)
+            + ")) AS VARCHAR)"
+        )
+        hash_sql = "CAST(hash(" + ", ".join(c.value for _, c in coerced) + ") AS VARCHAR)"
         key_field = next((f for f in fields if f.mapping.key), None)
-        payload = ", ".join(f"{quote_ident(f.spec.name)} := {c.value}" for f, c in coerced)
-        row_json = f"CAST(to_json(struct_pack({payload})) AS VARCHAR)"
         if key_field is not None:
-            key_value = dict((f.column, c.value) for f, c in coerced)[key_field.column]
+            key_value = next(c.value for f, c in coerced if f.column == key_field.column)
             key_sql = f"CAST({key_value} AS VARCHAR)"
         else:  # keyless insert streams (events): a row is identified by its content
-            key_sql = f"md5({row_json})"
+            key_sql = hash_sql
         key_name = key_field.spec.name if key_field else "(row)"
-        prefix = quote_literal(ErrorCode.VALIDATION_FAILED + REASON_SEPARATOR + key_name + REASON_SEPARATOR)
-        state_join = f"LEFT JOIN {state_table} st ON st.key = k.key" if state_table else ""
+        prefix = quote_literal(REASON_SEPARATOR.join((ErrorCode.VALIDATION_FAILED, key_name, "")))
+        state_join = f"LEFT JOIN {state_table} st ON st.key = p.key" if state_table else ""
         state_hash = "st.row_hash" if state_table else "CAST(NULL AS VARCHAR)"
         in_state = "st.key IS NOT NULL" if state_table else "false"
-        replay_filter = "WHERE k.key IN (SELECT key FROM _replay_keys)" if replay_keys is not None else ""
+        replay_filter = ""
         if replay_keys is not None:
             self.con.register("_replay_keys", pa.table({"key": pa.array(replay_keys, pa.string())}))
+            replay_filter = "WHERE p.key IN (SELECT key FROM _replay_keys)"
         self.con.execute(f"""
             CREATE OR REPLACE TABLE work AS
-            WITH prepared AS (
-                SELECT raw.*, {key_sql} AS key, {row_json} AS row_json, {reason_sql(coerced)} AS reason
-                FROM raw
-            ), k AS (
-                SELECT *, count(*) OVER (PARTITION BY key) AS key_count FROM prepared
+            WITH prepared AS MATERIALIZED (
+                SELECT src.*, {key_sql} AS key, {hash_sql} AS row_hash, {reason_sql(coerced)} AS reason
+                FROM _src src
+            ), dups AS (
+                SELECT key, count(*) AS n FROM prepared WHERE key IS NOT NULL GROUP BY key HAVING count(*) > 1
             )
-            SELECT k.* EXCLUDE (reason, key_count),
-                   md5(k.row_json) AS row_hash,
+            SELECT p.* EXCLUDE (reason),
                    CASE
-                       WHEN k.key IS NULL THEN {prefix} || 'the key field is empty'
-                       WHEN k.key_count > 1 THEN {prefix} || 'duplicate key ' || k.key || ' appears '
-                            || k.key_count || ' times in the query result; none of its rows was sent'
-                       ELSE k.reason
+                       WHEN p.key IS NULL THEN {prefix} || 'the key field is empty'
+                       WHEN d.n IS NOT NULL THEN {prefix} || 'duplicate key ' || p.key || ' appears '
+                            || d.n || ' times in the query result; none of its rows was sent'
+                       ELSE p.reason
                    END AS reason,
                    CASE
-                       WHEN k.key IS NULL OR k.key_count > 1 OR k.reason IS NOT NULL THEN 'invalid'
+                       WHEN p.key IS NULL OR d.n IS NOT NULL OR p.reason IS NOT NULL THEN 'invalid'
                        WHEN NOT ({in_state}) THEN 'added'
-                       WHEN {str(force_send).lower()} OR {state_hash} <> md5(k.row_json) THEN 'changed'
+                       WHEN {str(force_send).lower()} OR {state_hash} <> p.row_hash THEN 'changed'
                        ELSE 'unchanged'
                    END AS action
-            FROM k {state_join}
+            FROM prepared p LEFT JOIN dups d ON d.key = p.key {state_join}
             {replay_filter}
         """)
+        self.con.unregister("_src")
 
     def build_removed(self, state_table: str) -> None:
         self.con.execute(f"""
@@ -180,7 +207,7 @@ class Workbench:
             "_want", pa.table({"key": pa.array(keys, pa.string()), "pos": pa.array(range(len(keys)))})
         )
         rows = self.con.execute(
-            "SELECT w.row_json FROM _want JOIN work w USING (key) ORDER BY _want.pos"
+            f"SELECT {self.payload_sql} FROM _want JOIN work USING (key) ORDER BY _want.pos"
         ).fetchall()
         self.con.unregister("_want")
         return [r[0] for r in rows]
@@ -195,7 +222,8 @@ class Workbench:
         try:
             actions = ", ".join(quote_literal(a) for a in SEND_ACTIONS)
             reader = cursor.sql(
-                f"SELECT key, row_json, row_hash FROM work WHERE action IN ({actions}){self._not_excluded()}"
+                f"SELECT key, {self.payload_sql} AS row_json, row_hash FROM work "
+                f"WHERE action IN ({actions}){self._not_excluded()}"
             ).to_arrow_reader(batch_size)
             yield from reader
         finally:
@@ -215,7 +243,7 @@ class Workbench:
         cursor = self.con.cursor()
         try:
             reader = cursor.sql(
-                f"SELECT key, row_json, reason, {self._preview_sql(fields)} AS preview "
+                f"SELECT key, {self.payload_sql} AS row_json, reason, {self._preview_sql(fields)} AS preview "
                 "FROM work WHERE action = 'invalid'"
             ).to_arrow_reader(batch_size)
             for batch in reader:
@@ -280,6 +308,6 @@ class Workbench:
         return [
             r[0]
             for r in self.con.execute(
-                f"SELECT row_json FROM work WHERE action IN ({actions}) LIMIT {int(limit)}"
+                f"SELECT {self.payload_sql} FROM work WHERE action IN ({actions}) LIMIT {int(limit)}"
             ).fetchall()
         ]

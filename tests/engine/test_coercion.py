@@ -27,9 +27,9 @@ def stage(
     ]
     wb = Workbench(tmp_path / "wb")
     try:
-        wb.load([pa.record_batch(columns)], list(columns))
+        wb.attach_source([pa.record_batch(columns)], list(columns))
         wb.build_work(fields=fields, mode=mode, state_table=None, force_send=False)
-        rows = wb.con.execute("SELECT key, row_json, reason, action FROM work").fetchall()
+        rows = wb.con.execute(f"SELECT key, {wb.payload_sql}, reason, action FROM work").fetchall()
     finally:
         wb.close()
     return {k: {"payload": orjson.loads(j), "reason": r, "action": a} for k, j, r, a in rows}
@@ -135,4 +135,5 @@ def test_keyless_insert_identifies_rows_by_content(tmp_path):
         mode="insert",
         key=None,
     )
-    assert len(out) == 2 and all(len(k) == 32 for k in out)
+    assert len(out) == 2 and all(k for k in out)
+    assert all(row["action"] == "added" for row in out.values())

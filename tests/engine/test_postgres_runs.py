@@ -32,8 +32,13 @@ def pg_warehouse():
 
 @pytest.fixture
 def pg_sync(pg_warehouse, http_sync, workspace):
-    source = connection_create(workspace=workspace, role="source", connector_type="postgres", name="pg",
-                               config={**SERVER, "database": pg_warehouse})
+    source = connection_create(
+        workspace=workspace,
+        role="source",
+        connector_type="postgres",
+        name="pg",
+        config={**SERVER, "database": pg_warehouse},
+    )
 
     def make(sink, **overrides):
         sync = http_sync(sink)
@@ -71,12 +76,22 @@ def test_postgres_rows_reach_the_destination_exactly_once_through_faults(pg_sync
         assert first.status == "partially_succeeded"
         sample = next(r for r in sink.received if r["id"] == "ACC-00001")
         # the mapping expression ran in the warehouse; numeric and timestamptz kept their meaning
-        assert sample == {"id": "ACC-00001", "name": "ACCOUNT 1", "revenue": 1000.25,
-                          "updated_at": "2026-01-01T00:01:00.000Z"}
+        assert sample == {
+            "id": "ACC-00001",
+            "name": "ACCOUNT 1",
+            "revenue": 1000.25,
+            "updated_at": "2026-01-01T00:01:00.000Z",
+        }
         entry = DlqEntry.objects.get(record_key="ACC-00007")
-        assert entry.error_message.startswith("name already taken") and entry.row_preview["upper(name)"] == "ACCOUNT 7"
+        assert (
+            entry.error_message.startswith("name already taken")
+            and entry.row_preview["upper(name)"] == "ACCOUNT 7"
+        )
 
-        execute(pg_warehouse, "UPDATE analytics.accounts SET revenue = 1 WHERE account_id IN ('ACC-00001', 'ACC-00002')")
+        execute(
+            pg_warehouse,
+            "UPDATE analytics.accounts SET revenue = 1 WHERE account_id IN ('ACC-00001', 'ACC-00002')",
+        )
         faults[0] = lambda n, records: None  # the destination now accepts everything
         second = run_now(sync)
         assert (second.rows_changed, second.rows_added) == (2, 200)
@@ -90,8 +105,11 @@ def test_postgres_watermark_is_a_bound_parameter(pg_sync, pg_warehouse):
     with HttpSink() as sink:
         sync = pg_sync(sink, incremental_strategy="watermark", incremental_column="updated_at")
         assert run_now(sync).rows_written == 1800
-        execute(pg_warehouse, "UPDATE analytics.accounts SET name = 'Account x', updated_at = now() "
-                              "WHERE account_id = 'ACC-00003'")
+        execute(
+            pg_warehouse,
+            "UPDATE analytics.accounts SET name = 'Account x', updated_at = now() "
+            "WHERE account_id = 'ACC-00003'",
+        )
         second = run_now(sync)
         # only rows at or after the stored watermark were read: the boundary row and the updated one
         assert second.rows_read == 2 and second.rows_changed == 1 and second.rows_unchanged == 1

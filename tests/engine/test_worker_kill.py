@@ -61,9 +61,28 @@ class Worker:
 
     def start(self) -> Worker:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", self.queue, "-c", "1",
-             "--without-mingle", "--without-gossip", "-l", "INFO", "-n", f"{self.queue}@%h"],
-            cwd=repo_root(), env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                self.queue,
+                "-c",
+                "1",
+                "--without-mingle",
+                "--without-gossip",
+                "-l",
+                "INFO",
+                "-n",
+                f"{self.queue}@%h",
+            ],
+            cwd=repo_root(),
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         return self
@@ -118,8 +137,11 @@ def test_sigkill_mid_run_loses_nothing_and_applies_nothing_twice(http_sync, ware
             nxt, deduplicated = run_enqueue(sync=sync, trigger="manual", dispatch=False)
             assert not deduplicated
             second.send(nxt.id)
-            wait_for(lambda: SyncRun.objects.get(pk=nxt.id).status not in ("queued", "running"), 120,
-                     "the next run to finish")
+            wait_for(
+                lambda: SyncRun.objects.get(pk=nxt.id).status not in ("queued", "running"),
+                120,
+                "the next run to finish",
+            )
             nxt.refresh_from_db()
             assert nxt.status == "succeeded", nxt.error_message
             assert nxt.rows_unchanged > 0  # it continued where the killed run stopped
