@@ -51,8 +51,20 @@ FROM range(1, {rows} + 1) t(i)
 QUERY = "SELECT * FROM events"
 MAPPINGS = [
     {"source": "id", "destination": "id", "key": True},
-    *[{"source": c, "destination": c} for c in
-      ("email", "first_name", "last_name", "score", "amount", "active", "signup_date", "updated_at", "plan")],
+    *[
+        {"source": c, "destination": c}
+        for c in (
+            "email",
+            "first_name",
+            "last_name",
+            "score",
+            "amount",
+            "active",
+            "signup_date",
+            "updated_at",
+            "plan",
+        )
+    ],
 ]
 
 
@@ -70,12 +82,29 @@ def make_sync(var_dir: Path, warehouse: Path, sink_url: str, *, batch_size: int 
     from apps.syncs.models import Sync
 
     workspace = workspace_create(slug=f"bench-{int(time.time() * 1000) % 10**9}")
-    source = connection_create(workspace=workspace, role="source", connector_type="duckdb", name="wh",
-                               config={"path": str(warehouse)})
-    dest = connection_create(workspace=workspace, role="destination", connector_type="http", name="sink",
-                             config={"url": sink_url, "batch_size": batch_size, "rate_limit_per_second": None})
-    return Sync.objects.create(workspace=workspace, name="bench", source=source, source_query=QUERY,
-                               destination=dest, object_name="records", field_mappings=MAPPINGS)
+    source = connection_create(
+        workspace=workspace,
+        role="source",
+        connector_type="duckdb",
+        name="wh",
+        config={"path": str(warehouse)},
+    )
+    dest = connection_create(
+        workspace=workspace,
+        role="destination",
+        connector_type="http",
+        name="sink",
+        config={"url": sink_url, "batch_size": batch_size, "rate_limit_per_second": None},
+    )
+    return Sync.objects.create(
+        workspace=workspace,
+        name="bench",
+        source=source,
+        source_query=QUERY,
+        destination=dest,
+        object_name="records",
+        field_mappings=MAPPINGS,
+    )
 
 
 def run(sync, *, full_resync: bool = False):

@@ -49,7 +49,7 @@ class PendingBatch:
     number: int
     mode: str
     keys: list[str]
-    hashes: list[str]
+    hashes: list[int]
     batch: OutgoingBatch
     outcomes: list[RecordOutcome] = field(default_factory=list)
     requests: int = 0

@@ -319,7 +319,7 @@ class SyncExecution:
             delete_size = max(1, destination.batch_size(spec.object.name, "delete"))
             for keys in workbench.removed_keys(delete_size):
                 yield self._pending(
-                    "delete", keys, [""] * len(keys), self._delete_rows(keys, match_key), store
+                    "delete", keys, [0] * len(keys), self._delete_rows(keys, match_key), store
                 )
 
     @staticmethod
@@ -341,7 +341,7 @@ class SyncExecution:
             # Unique per run and batch: a later run sending the same rows is a new write, while a
             # resend of an in-doubt batch reuses the key it was first sent with.
             batch_key = hashlib.sha256(f"{self.run.id}|{self._batch_number}".encode()).hexdigest()[:40]
-            store.intend(batch_key, mode, keys, hashes)
+        store.intend(batch_key, mode, keys, hashes)
         return PendingBatch(
             self._batch_number, mode, keys, hashes, OutgoingBatch(rows_json, idempotency_key=batch_key)
         )
@@ -356,17 +356,18 @@ class SyncExecution:
         if done.mode == "delete" and spec.mode == "mirror":
             store.commit(
                 workbench.con,
-                pa.table({"key": pa.array([], pa.string()), "row_hash": pa.array([], pa.string())}),
+                pa.table({"key": pa.array([], pa.string()), "row_hash": pa.array([], pa.uint64())}),
                 ok_keys,
+                done.batch.idempotency_key or "",
             )
         else:
             accepted = pa.table(
                 {
                     "key": pa.array(ok_keys, pa.string()),
-                    "row_hash": pa.array([done.hashes[i] for i in ok], pa.string()),
+                    "row_hash": pa.array([done.hashes[i] for i in ok], pa.uint64()),
                 }
             )
-            store.commit(workbench.con, accepted, [])
+            store.commit(workbench.con, accepted, [], done.batch.idempotency_key or "")
             if spec.strategy == "watermark":
                 workbench.record_accepted(accepted.column("key"))
         resolved = [k for k in ok_keys if k in open_keys]
@@ -375,7 +376,6 @@ class SyncExecution:
             open_keys.difference_update(resolved)
         if failed:
             self._dlq_rejected(spec, workbench, done, failed)
-        store.settle(done.batch.idempotency_key or "")
         self.metrics.rows_written += len(ok_keys)
         self.metrics.rows_failed += len(failed)
         self.metrics.batches += 1

@@ -83,7 +83,7 @@ def config_fingerprint(
         {
             # Row hashes come from DuckDB's hash(), which is stable within a version only: a new
             # DuckDB version starts a fresh state (one full run) rather than trusting old hashes.
-            "hash_engine": f"duckdb-{duckdb.__version__}",
+            "hash_engine": f"duckdb-{duckdb.__version__}/state-format-2",
             "sql": source_sql.strip(),
             "mappings": [[m.source, m.destination, m.key] for m in mappings],
             "object": object_name,

@@ -12,13 +12,13 @@ killed worker leaves exactly the unacknowledged rows to be sent by the next run.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute
 from django.conf import settings
 from django.db import connection, transaction
 
@@ -34,10 +34,11 @@ class InDoubtBatch:
     batch_key: str
     mode: str
     keys: list[str]
-    hashes: list[str]
+    hashes: list[int]
 
 
-_STATE_SCHEMA = pa.schema([("key", pa.string()), ("row_hash", pa.string())])
+# Row hashes are DuckDB's 64-bit hash() of the coerced values (see workbench.build_work).
+_STATE_SCHEMA = pa.schema([("key", pa.string()), ("row_hash", pa.uint64())])
 
 
 class StateStore(Protocol):
@@ -47,13 +48,15 @@ class StateStore(Protocol):
     def attach(self, con: duckdb.DuckDBPyConnection) -> str:
         """Make the state readable in the workbench; return the table name to query."""
 
-    def commit(self, con: duckdb.DuckDBPyConnection, upserts: pa.Table, deletes: list[str]) -> None:
-        """Durably record accepted rows (key, row_hash) and removed keys."""
+    def commit(
+        self, con: duckdb.DuckDBPyConnection, upserts: pa.Table, deletes: list[str], batch_key: str
+    ) -> None:
+        """Durably record a batch's accepted rows (key, row_hash) and removed keys, and settle it."""
 
     def finish(self, con: duckdb.DuckDBPyConnection) -> None:
         """End of run: make the committed batches part of the state proper."""
 
-    def intend(self, batch_key: str, mode: str, keys: list[str], hashes: list[str]) -> None:
+    def intend(self, batch_key: str, mode: str, keys: list[str], hashes: list[int]) -> None:
         """Record a batch before it is sent."""
 
     def settle(self, batch_key: str) -> None:
@@ -69,12 +72,14 @@ class StateStore(Protocol):
 
 
 class FileStateStore:
-    """State in ``var/state/<sync>.duckdb`` plus an append-only journal per sync.
+    """State in ``var/state/<sync>.duckdb`` plus one append-only journal per sync.
 
-    A batch commit appends its accepted keys to the journal (one ``write`` of an Arrow IPC
-    message: microseconds, and in the OS's hands once written, so a SIGKILL cannot lose it).
-    The journal is folded into the state table at the end of the run — or, after a crash, at the
-    start of the next one — in one DuckDB transaction; folding twice gives the same state.
+    The journal is an Arrow IPC stream written unbuffered: once ``write`` returns, a message is
+    in the OS's hands and survives a SIGKILL. Per batch it gets two messages: the intent before
+    the request (batch key, keys, hashes) and, after the response, the accepted rows, the deleted
+    keys and the batch's settlement. The journal is folded into the state table at the end of the
+    run — or, after a crash, at the start of the next one, which first takes the intents never
+    settled as in-doubt batches. Folding is one DuckDB transaction and folding twice is harmless.
     """
 
     backend = "file"
@@ -83,58 +88,87 @@ class FileStateStore:
         directory = Path(settings.SYNCLINE_VAR_DIR) / "state"
         self.path = directory / f"{sync_id}.duckdb"
         self.journal_path = directory / f"{sync_id}.journal"
-        self.inflight_dir = directory / f"{sync_id}.inflight"
         self.location = str(self.path)
-        self._journal: pa.ipc.RecordBatchStreamWriter | None = None
-        self._journal_file = None
-        self._seq = 0
+        self._writer: pa.ipc.RecordBatchStreamWriter | None = None
+        self._file = None
+        self._doubts: list[InDoubtBatch] = []
 
     def attach(self, con: duckdb.DuckDBPyConnection) -> str:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con.execute(f"ATTACH '{self.path}' AS sync_state")
-        con.execute("CREATE TABLE IF NOT EXISTS sync_state.rows (key VARCHAR, row_hash VARCHAR NOT NULL)")
+        con.execute("CREATE TABLE IF NOT EXISTS sync_state.rows (key VARCHAR, row_hash UBIGINT NOT NULL)")
+        self._doubts = _unsettled_intents(_read_journal(self.journal_path))
         self.fold(con)  # a journal left by a killed run holds acknowledged rows: apply them first
         return "sync_state.rows"
 
-    def commit(self, con: duckdb.DuckDBPyConnection, upserts: pa.Table, deletes: list[str]) -> None:
-        if self._journal is None:
-            self._journal_file = open(self.journal_path, "ab", buffering=0)  # noqa: SIM115 - lives for the run
-            self._journal = pa.ipc.new_stream(self._journal_file, _JOURNAL_SCHEMA)
-        n_up, n_del = upserts.num_rows, len(deletes)
-        if not n_up + n_del:
-            return
-        self._seq += 1
-        batch = pa.record_batch(
-            [
-                pa.concat_arrays([upserts.column("key").combine_chunks(), pa.array(deletes, pa.string())]),
-                pa.concat_arrays([upserts.column("row_hash").combine_chunks(), pa.nulls(n_del, pa.string())]),
-            ],
-            schema=_JOURNAL_SCHEMA,
+    def _append(
+        self, kinds: list[str], batch_key: str, keys: pa.Array, hashes: pa.Array, mode: str = ""
+    ) -> None:
+        """Append one message to the journal (opened lazily, unbuffered)."""
+        if self._writer is None:
+            self.journal_path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.journal_path, "ab", buffering=0)  # noqa: SIM115 - lives for the run
+            self._writer = pa.ipc.new_stream(self._file, _JOURNAL_SCHEMA)
+        n = len(kinds)
+        self._writer.write_batch(
+            pa.record_batch(
+                [
+                    pa.array(kinds, pa.string()),
+                    pa.array([batch_key] * n, pa.string()),
+                    pa.array([mode] * n, pa.string()),
+                    keys,
+                    hashes,
+                ],
+                schema=_JOURNAL_SCHEMA,
+            )
         )
-        # One message per batch, written unbuffered: once write() returns, the batch is durable
-        # against a process kill. Deletes carry a NULL hash.
-        self._journal.write_batch(batch)
+
+    def intend(self, batch_key: str, mode: str, keys: list[str], hashes: list[int]) -> None:
+        self._append(
+            ["intent"] * len(keys),
+            batch_key,
+            pa.array(keys, pa.string()),
+            pa.array(hashes, pa.uint64()),
+            mode,
+        )
+
+    def commit(
+        self, con: duckdb.DuckDBPyConnection, upserts: pa.Table, deletes: list[str], batch_key: str
+    ) -> None:
+        # One message: the batch's outcome and its settlement are durable together or not at all.
+        self._append(
+            ["accept"] * upserts.num_rows + ["delete"] * len(deletes) + ["settle"],
+            batch_key,
+            pa.concat_arrays(
+                [upserts.column("key").combine_chunks(), pa.array([*deletes, batch_key], pa.string())]
+            ),
+            pa.concat_arrays(
+                [upserts.column("row_hash").combine_chunks(), pa.nulls(len(deletes) + 1, pa.uint64())]
+            ),
+        )
+
+    def settle(self, batch_key: str) -> None:
+        self._append(["settle"], batch_key, pa.array([batch_key], pa.string()), pa.nulls(1, pa.uint64()))
+
+    def in_doubt(self) -> list[InDoubtBatch]:
+        return list(self._doubts)
 
     def fold(self, con: duckdb.DuckDBPyConnection) -> int:
-        """Apply the journal to the state table; return how many journal rows were applied."""
+        """Apply the journal's accepted and deleted rows to the state table; then drop it."""
         self._close_journal()
         if not self.journal_path.exists():
             return 0
         entries = _read_journal(self.journal_path)
-        if entries.num_rows:
-            con.register("_journal", entries)
+        changes = entries.filter(pa.compute.is_in(entries.column("kind"), pa.array(["accept", "delete"])))
+        if changes.num_rows:
+            con.register("_journal", changes)
             con.execute("BEGIN TRANSACTION")
             try:
-                con.execute("""
-                    CREATE OR REPLACE TEMP TABLE _latest AS
-                    SELECT key, row_hash FROM (
-                        SELECT key, row_hash, row_number() OVER (PARTITION BY key ORDER BY seq DESC) AS rn
-                        FROM (SELECT *, row_number() OVER () AS seq FROM _journal)
-                    ) WHERE rn = 1
-                """)
-                con.execute("DELETE FROM sync_state.rows WHERE key IN (SELECT key FROM _latest)")
+                # A key appears at most once per run, and a journal holds at most one run's
+                # unfolded rows after the crash fold; so no ordering between entries is needed.
+                con.execute("DELETE FROM sync_state.rows WHERE key IN (SELECT key FROM _journal)")
                 con.execute(
-                    "INSERT INTO sync_state.rows SELECT key, row_hash FROM _latest WHERE row_hash IS NOT NULL"
+                    "INSERT INTO sync_state.rows SELECT key, row_hash FROM _journal WHERE kind = 'accept'"
                 )
                 con.execute("COMMIT")
             except BaseException:
@@ -143,78 +177,66 @@ class FileStateStore:
             finally:
                 con.unregister("_journal")
         self.journal_path.unlink()
-        return entries.num_rows
+        return changes.num_rows
 
     def finish(self, con: duckdb.DuckDBPyConnection) -> None:
         self.fold(con)
 
-    # One small file per batch in flight: written (atomically) before the request, removed after
-    # the commit. Microseconds each, and a kill leaves exactly the in-doubt batches behind.
-    def intend(self, batch_key: str, mode: str, keys: list[str], hashes: list[str]) -> None:
-        self.inflight_dir.mkdir(parents=True, exist_ok=True)
-        table = pa.table({"key": pa.array(keys, pa.string()), "row_hash": pa.array(hashes, pa.string())})
-        table = table.replace_schema_metadata({"mode": mode})
-        tmp = self.inflight_dir / f"{batch_key}.tmp"
-        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
-        os.replace(tmp, self.inflight_dir / f"{batch_key}.arrow")
-
-    def settle(self, batch_key: str) -> None:
-        (self.inflight_dir / f"{batch_key}.arrow").unlink(missing_ok=True)
-
-    def in_doubt(self) -> list[InDoubtBatch]:
-        batches = []
-        for path in sorted(self.inflight_dir.glob("*.arrow")) if self.inflight_dir.exists() else []:
-            try:
-                table = pa.ipc.open_file(str(path)).read_all()
-            except (pa.ArrowInvalid, OSError):
-                path.unlink(missing_ok=True)  # never completely written: never sent
-                continue
-            batches.append(
-                InDoubtBatch(
-                    path.stem,
-                    table.schema.metadata[b"mode"].decode(),
-                    table.column("key").to_pylist(),
-                    table.column("row_hash").to_pylist(),
-                )
-            )
-        return batches
-
     def _close_journal(self) -> None:
-        if self._journal is not None:
-            self._journal.close()
-            self._journal_file.close()
-            self._journal = self._journal_file = None
+        if self._writer is not None:
+            self._writer.close()
+            self._file.close()
+            self._writer = self._file = None
 
     def reset(self) -> None:
         self._close_journal()
+        self._doubts = []
         for path in (self.path, Path(str(self.path) + ".wal"), self.journal_path):
-            path.unlink(missing_ok=True)
-        for path in self.inflight_dir.glob("*") if self.inflight_dir.exists() else []:
             path.unlink(missing_ok=True)
 
     def count(self, con: duckdb.DuckDBPyConnection) -> int:
         return con.execute("SELECT count(*) FROM sync_state.rows").fetchall()[0][0]
 
 
-_JOURNAL_SCHEMA = pa.schema([("key", pa.string()), ("row_hash", pa.string())])
+_JOURNAL_SCHEMA = pa.schema(
+    [
+        ("kind", pa.string()),
+        ("batch_key", pa.string()),
+        ("mode", pa.string()),
+        ("key", pa.string()),
+        ("row_hash", pa.uint64()),
+    ]
+)
 
 
 def _read_journal(path: Path) -> pa.Table:
     """Every complete message of the journal; a message cut short by a kill is ignored (its
-    batch was never acknowledged as committed, so it is sent again)."""
+    batch's outcome was never durably recorded, so the batch is in doubt and sent again)."""
     batches: list[pa.RecordBatch] = []
-    try:
-        with pa.OSFile(str(path), "rb") as source:
-            reader = pa.ipc.open_stream(source)
-            while True:
-                try:
-                    batches.append(reader.read_next_batch())
-                except StopIteration:
-                    break
-    except (pa.ArrowInvalid, OSError, EOFError):
-        pass
+    if path.exists():
+        try:
+            with pa.OSFile(str(path), "rb") as source:
+                reader = pa.ipc.open_stream(source)
+                while True:
+                    try:
+                        batches.append(reader.read_next_batch())
+                    except StopIteration:
+                        break
+        except (pa.ArrowInvalid, OSError, EOFError):
+            pass
     return pa.Table.from_batches(batches, schema=_JOURNAL_SCHEMA)
+
+
+def _unsettled_intents(entries: pa.Table) -> list[InDoubtBatch]:
+    rows = entries.select(["kind", "batch_key", "mode", "key", "row_hash"]).to_pylist()
+    settled = {r["batch_key"] for r in rows if r["kind"] == "settle"}
+    doubts: dict[str, InDoubtBatch] = {}
+    for r in rows:
+        if r["kind"] == "intent" and r["batch_key"] not in settled:
+            doubt = doubts.setdefault(r["batch_key"], InDoubtBatch(r["batch_key"], r["mode"], [], []))
+            doubt.keys.append(r["key"])
+            doubt.hashes.append(r["row_hash"])
+    return list(doubts.values())
 
 
 class DatabaseStateStore:
@@ -226,20 +248,29 @@ class DatabaseStateStore:
         self.sync_id = sync_id
 
     def attach(self, con: duckdb.DuckDBPyConnection) -> str:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {STATE_TABLE} (key VARCHAR PRIMARY KEY, row_hash VARCHAR)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {STATE_TABLE} (key VARCHAR PRIMARY KEY, row_hash UBIGINT)")
         table = SyncStateRow._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT key, row_hash FROM {table} WHERE sync_id = %s", [self.sync_id])
             while rows := cursor.fetchmany(self._FETCH):
                 keys, hashes = zip(*rows, strict=True)
-                con.register("_loaded", pa.table([pa.array(keys), pa.array(hashes)], schema=_STATE_SCHEMA))
+                # Stored as decimal text: a 64-bit unsigned hash does not fit every database's bigint.
+                con.register(
+                    "_loaded",
+                    pa.table(
+                        [pa.array(keys), pa.array([int(h) for h in hashes], pa.uint64())],
+                        schema=_STATE_SCHEMA,
+                    ),
+                )
                 con.execute(f"INSERT INTO {STATE_TABLE} SELECT * FROM _loaded")
                 con.unregister("_loaded")
         return STATE_TABLE
 
-    def commit(self, con: duckdb.DuckDBPyConnection, upserts: pa.Table, deletes: list[str]) -> None:
+    def commit(
+        self, con: duckdb.DuckDBPyConnection, upserts: pa.Table, deletes: list[str], batch_key: str
+    ) -> None:
         rows = [
-            SyncStateRow(sync_id=self.sync_id, key=k, row_hash=h)
+            SyncStateRow(sync_id=self.sync_id, key=k, row_hash=str(h))
             for k, h in zip(
                 upserts.column("key").to_pylist(), upserts.column("row_hash").to_pylist(), strict=True
             )
@@ -261,8 +292,8 @@ class DatabaseStateStore:
     def finish(self, con: duckdb.DuckDBPyConnection) -> None:
         return None  # every batch was upserted in place
 
-    def intend(self, batch_key: str, mode: str, keys: list[str], hashes: list[str]) -> None:
-        SyncBatchIntent.objects.create(
+    def intend(self, batch_key: str, mode: str, keys: list[str], hashes: list[int]) -> None:
+        SyncBatchIntent.objects.update_or_create(
             sync_id=self.sync_id, batch_key=batch_key, mode=mode, keys=keys, hashes=hashes
         )
 
@@ -271,7 +302,7 @@ class DatabaseStateStore:
 
     def in_doubt(self) -> list[InDoubtBatch]:
         return [
-            InDoubtBatch(i.batch_key, i.mode, list(i.keys), list(i.hashes))
+            InDoubtBatch(i.batch_key, i.mode, list(i.keys), [int(h) for h in i.hashes])
             for i in SyncBatchIntent.objects.filter(sync_id=self.sync_id).order_by("id")
         ]
 

@@ -40,7 +40,9 @@ class Workbench:
     def __init__(self, directory: Path, *, memory_limit: str = "256MB", threads: int = 2) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(str(directory / "workbench.duckdb"))
+        # In memory, spilling to ``directory`` past the memory limit: as fast as memory while it
+        # fits, flat in memory when it does not.
+        self.con = duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute(f"SET memory_limit = '{memory_limit}'")
         self.con.execute(f"SET threads = {int(threads)}")
@@ -113,46 +115,55 @@ class Workbench:
             + ", ".join(f"{quote_ident(f.spec.name)} := {c.output}" for f, c in coerced)
             + ")) AS VARCHAR)"
         )
-        hash_sql = "CAST(hash(" + ", ".join(c.value for _, c in coerced) + ") AS VARCHAR)"
+        hash_sql = "hash(" + ", ".join(c.value for _, c in coerced) + ")"
         key_field = next((f for f in fields if f.mapping.key), None)
         if key_field is not None:
             key_value = next(c.value for f, c in coerced if f.column == key_field.column)
             key_sql = f"CAST({key_value} AS VARCHAR)"
         else:  # keyless insert streams (events): a row is identified by its content
-            key_sql = hash_sql
+            key_sql = f"CAST({hash_sql} AS VARCHAR)"
         key_name = key_field.spec.name if key_field else "(row)"
         prefix = quote_literal(REASON_SEPARATOR.join((ErrorCode.VALIDATION_FAILED, key_name, "")))
         state_join = f"LEFT JOIN {state_table} st ON st.key = p.key" if state_table else ""
-        state_hash = "st.row_hash" if state_table else "CAST(NULL AS VARCHAR)"
+        state_hash = "st.row_hash" if state_table else "CAST(NULL AS UBIGINT)"
         in_state = "st.key IS NOT NULL" if state_table else "false"
         replay_filter = ""
         if replay_keys is not None:
             self.con.register("_replay_keys", pa.table({"key": pa.array(replay_keys, pa.string())}))
             replay_filter = "WHERE p.key IN (SELECT key FROM _replay_keys)"
+        # 1. the source rows as read (the warehouse is read exactly once)
+        self.con.execute("CREATE OR REPLACE TABLE raw AS SELECT * FROM _src")
+        # 2. a narrow classification of every row against the accepted state
         self.con.execute(f"""
             CREATE OR REPLACE TABLE work AS
-            WITH prepared AS MATERIALIZED (
-                SELECT src.*, {key_sql} AS key, {hash_sql} AS row_hash, {reason_sql(coerced)} AS reason
-                FROM _src src
-            ), dups AS (
-                SELECT key, count(*) AS n FROM prepared WHERE key IS NOT NULL GROUP BY key HAVING count(*) > 1
-            )
-            SELECT p.* EXCLUDE (reason),
+            SELECT p.rid, p.key, p.row_hash,
+                   CASE WHEN p.key IS NULL THEN {prefix} || 'the key field is empty'
+                        ELSE p.reason END AS reason,
                    CASE
-                       WHEN p.key IS NULL THEN {prefix} || 'the key field is empty'
-                       WHEN d.n IS NOT NULL THEN {prefix} || 'duplicate key ' || p.key || ' appears '
-                            || d.n || ' times in the query result; none of its rows was sent'
-                       ELSE p.reason
-                   END AS reason,
-                   CASE
-                       WHEN p.key IS NULL OR d.n IS NOT NULL OR p.reason IS NOT NULL THEN 'invalid'
+                       WHEN p.key IS NULL OR p.reason IS NOT NULL THEN 'invalid'
                        WHEN NOT ({in_state}) THEN 'added'
                        WHEN {str(force_send).lower()} OR {state_hash} <> p.row_hash THEN 'changed'
                        ELSE 'unchanged'
                    END AS action
-            FROM prepared p LEFT JOIN dups d ON d.key = p.key {state_join}
+            FROM (
+                SELECT rowid AS rid, {key_sql} AS key, {hash_sql} AS row_hash, {reason_sql(coerced)} AS reason
+                FROM raw
+            ) p {state_join}
             {replay_filter}
         """)
+        # 3. keys that appear more than once: none of their rows is sent (which one is right?)
+        self.con.execute(f"""
+            UPDATE work SET action = 'invalid',
+                   reason = {prefix} || 'duplicate key ' || work.key || ' appears ' || d.n
+                            || ' times in the query result; none of its rows was sent'
+            FROM (
+                SELECT key, count(*) AS n FROM work WHERE key IS NOT NULL GROUP BY key HAVING count(*) > 1
+            ) d
+            WHERE work.key = d.key
+        """)
+        self.con.execute(
+            "CREATE OR REPLACE VIEW work_rows AS SELECT * FROM work w JOIN raw r ON r.rowid = w.rid"
+        )
         self.con.unregister("_src")
 
     def build_removed(self, state_table: str) -> None:
@@ -179,7 +190,7 @@ class Workbench:
                 "batch_key": pa.array([d.batch_key for d in doubts for _ in d.keys], pa.string()),
                 "mode": pa.array([d.mode for d in doubts for _ in d.keys], pa.string()),
                 "key": pa.array([k for d in doubts for k in d.keys], pa.string()),
-                "row_hash": pa.array([h for d in doubts for h in d.hashes], pa.string()),
+                "row_hash": pa.array([h for d in doubts for h in d.hashes], pa.uint64()),
             }
         )
         self.con.register("_doubt", table)
@@ -207,7 +218,7 @@ class Workbench:
             "_want", pa.table({"key": pa.array(keys, pa.string()), "pos": pa.array(range(len(keys)))})
         )
         rows = self.con.execute(
-            f"SELECT {self.payload_sql} FROM _want JOIN work USING (key) ORDER BY _want.pos"
+            f"SELECT {self.payload_sql} FROM _want JOIN work_rows USING (key) ORDER BY _want.pos"
         ).fetchall()
         self.con.unregister("_want")
         return [r[0] for r in rows]
@@ -222,7 +233,7 @@ class Workbench:
         try:
             actions = ", ".join(quote_literal(a) for a in SEND_ACTIONS)
             reader = cursor.sql(
-                f"SELECT key, {self.payload_sql} AS row_json, row_hash FROM work "
+                f"SELECT key, {self.payload_sql} AS row_json, row_hash FROM work_rows "
                 f"WHERE action IN ({actions}){self._not_excluded()}"
             ).to_arrow_reader(batch_size)
             yield from reader
@@ -244,7 +255,7 @@ class Workbench:
         try:
             reader = cursor.sql(
                 f"SELECT key, {self.payload_sql} AS row_json, reason, {self._preview_sql(fields)} AS preview "
-                "FROM work WHERE action = 'invalid'"
+                "FROM work_rows WHERE action = 'invalid'"
             ).to_arrow_reader(batch_size)
             for batch in reader:
                 yield batch.to_pylist()
@@ -267,7 +278,7 @@ class Workbench:
         try:
             cursor.register("_keys", pa.table({"key": pa.array(keys, pa.string())}))
             rows = cursor.execute(
-                f"SELECT key, {self._preview_sql(fields)} FROM work WHERE key IN (SELECT key FROM _keys)"
+                f"SELECT key, {self._preview_sql(fields)} FROM work_rows WHERE key IN (SELECT key FROM _keys)"
             ).fetchall()
         finally:
             cursor.close()
@@ -296,18 +307,15 @@ class Workbench:
             SELECT max({wm}),
                    min({wm}) FILTER (WHERE action <> 'unchanged' AND key NOT IN (SELECT key FROM accepted)
                                      OR (action = 'invalid'))
-            FROM work
+            FROM work_rows
         """).fetchall()[0]
         return lowest_pending if lowest_pending is not None else highest
-
-    def keys_of_action(self, action: str) -> list[str]:
-        return [r[0] for r in self.con.execute("SELECT key FROM work WHERE action = ?", [action]).fetchall()]
 
     def sample_payloads(self, limit: int) -> list[str]:
         actions = ", ".join(quote_literal(a) for a in SEND_ACTIONS)
         return [
             r[0]
             for r in self.con.execute(
-                f"SELECT {self.payload_sql} FROM work WHERE action IN ({actions}) LIMIT {int(limit)}"
+                f"SELECT {self.payload_sql} FROM work_rows WHERE action IN ({actions}) LIMIT {int(limit)}"
             ).fetchall()
         ]

@@ -29,7 +29,7 @@ def stage(
     try:
         wb.attach_source([pa.record_batch(columns)], list(columns))
         wb.build_work(fields=fields, mode=mode, state_table=None, force_send=False)
-        rows = wb.con.execute(f"SELECT key, {wb.payload_sql}, reason, action FROM work").fetchall()
+        rows = wb.con.execute(f"SELECT key, {wb.payload_sql}, reason, action FROM work_rows").fetchall()
     finally:
         wb.close()
     return {k: {"payload": orjson.loads(j), "reason": r, "action": a} for k, j, r, a in rows}
