@@ -66,7 +66,8 @@ def main() -> None:
     floor = read_s + post_s
     print(f"machine: {machine()}")
     print(
-        f"rows: {rows:,} x 10 columns, DuckDB -> HTTP sink (own process), batches of 1,000, 4 concurrent requests"
+        f"rows: {rows:,} x 10 columns, DuckDB -> HTTP sink (own process), "
+        "batches of 1,000, 4 concurrent requests"
     )
     print(f"full run:        {full_s:6.2f} s  {rows / full_s:>10,.0f} rows/s  phases {full.phase_timings}")
     print(f"floor:           {floor:6.2f} s  (read alone {read_s:.2f} s + sink alone {post_s:.2f} s)")
@@ -90,7 +91,8 @@ def _bodies_like_the_run(warehouse) -> list[bytes]:
             "SELECT CAST(to_json(struct_pack(id := id, email := email, first_name := first_name, "
             "last_name := last_name, score := score, amount := amount, active := active, "
             "signup_date := strftime(signup_date, '%Y-%m-%d'), "
-            "updated_at := strftime(CAST(updated_at AS TIMESTAMPTZ), '%Y-%m-%dT%H:%M:%S.%gZ'), plan := plan)) "
+            "updated_at := strftime(CAST(updated_at AS TIMESTAMPTZ), '%Y-%m-%dT%H:%M:%S.%gZ'), "
+            "plan := plan)) "
             "AS VARCHAR) FROM events"
         ).to_arrow_reader(1000)
         return [b'{"records":[' + ",".join(batch.column(0).to_pylist()).encode() + b"]}" for batch in reader]

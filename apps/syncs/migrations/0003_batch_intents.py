@@ -5,25 +5,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('syncs', '0002_state_rows'),
+        ("syncs", "0002_state_rows"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SyncBatchIntent',
+            name="SyncBatchIntent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('batch_key', models.CharField(max_length=64)),
-                ('mode', models.CharField(max_length=16)),
-                ('keys', models.JSONField(default=list)),
-                ('hashes', models.JSONField(default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sync', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='batch_intents', to='syncs.sync')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("batch_key", models.CharField(max_length=64)),
+                ("mode", models.CharField(max_length=16)),
+                ("keys", models.JSONField(default=list)),
+                ("hashes", models.JSONField(default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "sync",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="batch_intents",
+                        to="syncs.sync",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('sync', 'batch_key'), name='batch_intent_unique_key')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("sync", "batch_key"), name="batch_intent_unique_key")
+                ],
             },
         ),
     ]

@@ -13,19 +13,29 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 import pyarrow as pa
-import snowflake.connector
 from cryptography.hazmat.primitives import serialization
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
-from snowflake.connector.constants import FIELD_ID_TO_NAME
-from snowflake.connector.cursor import ResultMetadata
 
 from apps.connectors.base import CheckResult, ConnectorConfig, Source, SourceColumn
 from apps.connectors.registry import register_source
 from apps.connectors.sql_guard import QueryTimeoutError, ensure_read_only, statement_body
+
+if TYPE_CHECKING:
+    import snowflake.connector
+    from snowflake.connector.cursor import ResultMetadata
+
+
+def _snowflake() -> Any:
+    """The connector package, imported on first use: it takes ~0.3 s to import, and every
+    Syncline process (web, worker, commands) would otherwise pay for it at start-up."""
+    import snowflake.connector
+
+    return snowflake.connector
+
 
 # Snowflake's "Statement reached its statement or warehouse timeout" error, and the SQLSTATE of
 # any cancelled query.
@@ -115,14 +125,14 @@ class SnowflakeSource(Source):
 
     def _connect(self) -> snowflake.connector.SnowflakeConnection:
         # Looked up on the module at call time, so fakesnow's patch applies in tests.
-        return snowflake.connector.connect(**self._connect_kwargs())
+        return _snowflake().connect(**self._connect_kwargs())
 
     def check(self) -> CheckResult:
         try:
             with closing(self._connect()) as con, closing(con.cursor()) as cur:
                 version = cur.execute("SELECT CURRENT_VERSION()").fetchone()[0]
         # ValueError/TypeError: a private key that does not load (bad PEM, wrong or missing passphrase).
-        except (snowflake.connector.errors.Error, ValueError, TypeError) as exc:
+        except (_snowflake().errors.Error, ValueError, TypeError) as exc:
             return CheckResult(False, f"Could not connect to Snowflake: {' '.join(str(exc).split())}")
         return CheckResult(True, f"Connected to Snowflake account {self.config.account} (version {version}).")
 
@@ -154,7 +164,7 @@ class SnowflakeSource(Source):
     def _timeouts(self) -> Iterator[None]:
         try:
             yield
-        except snowflake.connector.errors.ProgrammingError as exc:
+        except _snowflake().errors.ProgrammingError as exc:
             if exc.errno == _TIMEOUT_ERRNO or exc.sqlstate == _CANCELLED_SQLSTATE:
                 raise QueryTimeoutError(self.config.timeout_seconds, "Snowflake") from exc
             raise
@@ -172,6 +182,8 @@ def _der_private_key(pem: SecretStr, passphrase: SecretStr | None) -> bytes:
 
 
 def _type_name(meta: ResultMetadata) -> str:
+    from snowflake.connector.constants import FIELD_ID_TO_NAME
+
     name = FIELD_ID_TO_NAME[meta.type_code]
     if name == "FIXED":
         return f"NUMBER({meta.precision},{meta.scale})"
@@ -180,6 +192,8 @@ def _type_name(meta: ResultMetadata) -> str:
 
 def _arrow_type(meta: ResultMetadata) -> pa.DataType | None:
     """The Arrow type every batch gets for this column; None keeps the connector's own."""
+    from snowflake.connector.constants import FIELD_ID_TO_NAME
+
     name = FIELD_ID_TO_NAME[meta.type_code]
     if name == "FIXED":
         if not meta.scale:
