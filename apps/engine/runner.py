@@ -36,7 +36,7 @@ from apps.runs.services import run_claim, run_finish, run_heartbeat
 from apps.syncs.models import SyncState
 
 logger = logging.getLogger(__name__)
-SOURCE_BATCH_ROWS = 100_000
+SOURCE_BATCH_ROWS = 20_000  # per Arrow batch from the warehouse: ~5 MB at 10 columns
 PROGRESS_EVERY_SECONDS = 1.0
 
 

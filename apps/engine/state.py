@@ -12,6 +12,7 @@ killed worker leaves exactly the unacknowledged rows to be sent by the next run.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -96,7 +97,7 @@ class FileStateStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con.execute(f"ATTACH '{self.path}' AS sync_state")
         con.execute("CREATE TABLE IF NOT EXISTS sync_state.rows (key VARCHAR, row_hash UBIGINT NOT NULL)")
-        self._doubts = _unsettled_intents(_read_journal(self.journal_path))
+        self._doubts = _unsettled_intents(self.journal_path)
         self.fold(con)  # a journal left by a killed run holds acknowledged rows: apply them first
         return "sync_state.rows"
 
@@ -153,16 +154,41 @@ class FileStateStore:
         return list(self._doubts)
 
     def fold(self, con: duckdb.DuckDBPyConnection) -> int:
-        """Apply the journal's accepted and deleted rows to the state table; then drop it."""
+        """Apply the journal's accepted and deleted rows to the state table; then drop it.
+
+        The journal is streamed message by message into a spillable DuckDB table, so folding
+        millions of rows takes little memory.
+        """
         self._close_journal()
         if not self.journal_path.exists():
             return 0
-        entries = _read_journal(self.journal_path)
-        import pyarrow.compute as pc  # ~0.3 s to import: only when a journal is folded
+        con.execute("CREATE OR REPLACE TEMP TABLE _journal (kind VARCHAR, key VARCHAR, row_hash UBIGINT)")
+        pending: list[pa.RecordBatch] = []
+        pending_rows = 0
 
-        changes = entries.filter(pc.is_in(entries.column("kind"), pa.array(["accept", "delete"])))
-        if changes.num_rows:
-            con.register("_journal", changes)
+        def flush() -> None:
+            nonlocal pending, pending_rows
+            if pending:
+                con.register("_messages", pa.Table.from_batches(pending, schema=_JOURNAL_SCHEMA))
+                con.execute(
+                    "INSERT INTO _journal SELECT kind, key, row_hash FROM _messages "
+                    "WHERE kind IN ('accept', 'delete')"
+                )
+                con.unregister("_messages")
+            pending, pending_rows = [], 0
+
+        # Outcome messages are gathered into ~100k-row chunks (one INSERT each); intents are
+        # skipped without a copy, so folding costs little time and memory.
+        for batch in _journal_batches(self.journal_path):
+            if not batch.num_rows or batch.column(0)[0].as_py() == "intent":
+                continue
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            if pending_rows >= 100_000:
+                flush()
+        flush()
+        applied = con.execute("SELECT count(*) FROM _journal").fetchall()[0][0]
+        if applied:
             con.execute("BEGIN TRANSACTION")
             try:
                 # A key appears at most once per run, and a journal holds at most one run's
@@ -175,10 +201,9 @@ class FileStateStore:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-            finally:
-                con.unregister("_journal")
+        con.execute("DROP TABLE _journal")
         self.journal_path.unlink()
-        return changes.num_rows
+        return applied
 
     def finish(self, con: duckdb.DuckDBPyConnection) -> None:
         self.fold(con)
@@ -210,34 +235,36 @@ _JOURNAL_SCHEMA = pa.schema(
 )
 
 
-def _read_journal(path: Path) -> pa.Table:
-    """Every complete message of the journal; a message cut short by a kill is ignored (its
-    batch's outcome was never durably recorded, so the batch is in doubt and sent again)."""
-    batches: list[pa.RecordBatch] = []
-    if path.exists():
-        try:
-            with pa.OSFile(str(path), "rb") as source:
-                reader = pa.ipc.open_stream(source)
-                while True:
-                    try:
-                        batches.append(reader.read_next_batch())
-                    except StopIteration:
-                        break
-        except (pa.ArrowInvalid, OSError, EOFError):
-            pass
-    return pa.Table.from_batches(batches, schema=_JOURNAL_SCHEMA)
+def _journal_batches(path: Path) -> Iterator[pa.RecordBatch]:
+    """Every complete message of the journal, in order; a message cut short by a kill is ignored
+    (its batch's outcome was never durably recorded, so the batch is in doubt and sent again)."""
+    if not path.exists():
+        return
+    try:
+        with pa.OSFile(str(path), "rb") as source:
+            reader = pa.ipc.open_stream(source)
+            while True:
+                try:
+                    yield reader.read_next_batch()
+                except StopIteration:
+                    return
+    except (pa.ArrowInvalid, OSError, EOFError):
+        return
 
 
-def _unsettled_intents(entries: pa.Table) -> list[InDoubtBatch]:
-    rows = entries.select(["kind", "batch_key", "mode", "key", "row_hash"]).to_pylist()
-    settled = {r["batch_key"] for r in rows if r["kind"] == "settle"}
-    doubts: dict[str, InDoubtBatch] = {}
-    for r in rows:
-        if r["kind"] == "intent" and r["batch_key"] not in settled:
-            doubt = doubts.setdefault(r["batch_key"], InDoubtBatch(r["batch_key"], r["mode"], [], []))
-            doubt.keys.append(r["key"])
-            doubt.hashes.append(r["row_hash"])
-    return list(doubts.values())
+def _unsettled_intents(path: Path) -> list[InDoubtBatch]:
+    """Intents never settled. Streamed: only the batches in flight at a time are held."""
+    open_intents: dict[str, InDoubtBatch] = {}
+    for batch in _journal_batches(path):
+        kind = batch.column(0)[0].as_py() if batch.num_rows else ""
+        if kind == "intent":
+            batch_key, mode = batch.column(1)[0].as_py(), batch.column(2)[0].as_py()
+            open_intents[batch_key] = InDoubtBatch(
+                batch_key, mode, batch.column(3).to_pylist(), batch.column(4).to_pylist()
+            )
+        elif batch.num_rows:  # an outcome message ends with its settlement; a lone settle too
+            open_intents.pop(batch.column(1)[batch.num_rows - 1].as_py(), None)
+    return list(open_intents.values())
 
 
 class DatabaseStateStore:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+from django.conf import settings
 
 from apps.connectors.base import ErrorCode
 from apps.engine.coercion import REASON_SEPARATOR, coerce_field, quote_ident, quote_literal, reason_sql
@@ -37,7 +38,8 @@ class DiffCounts:
 
 
 class Workbench:
-    def __init__(self, directory: Path, *, memory_limit: str = "256MB", threads: int = 2) -> None:
+    def __init__(self, directory: Path, *, memory_limit: str | None = None, threads: int = 2) -> None:
+        memory_limit = memory_limit or settings.SYNCLINE_ENGINE_MEMORY_LIMIT
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         # In memory, spilling to ``directory`` past the memory limit: as fast as memory while it

@@ -8,6 +8,7 @@ Docs followed: https://duckdb.org/docs/stable/clients/python/overview
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,6 +27,12 @@ from apps.connectors.sql_guard import QueryTimeoutError, UnsafeQueryError, ensur
 class DuckDBConfig(ConnectorConfig):
     path: str = Field(description="DuckDB database file; ':memory:' for files-only (Parquet/CSV) queries.")
     threads: int | None = Field(default=None, ge=1, le=64)
+    memory_limit: str = Field(
+        default="128MB",
+        pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="DuckDB's buffer limit for this source's queries (its default would be 80% of RAM, "
+        "in the worker's process). Larger queries spill to a temporary directory.",
+    )
     timeout_seconds: float = Field(
         default=300, gt=0, le=86_400, description="Longest time DuckDB may work on one batch."
     )
@@ -50,7 +57,11 @@ class DuckDBSource(Source):
         path = self.config.path
         if path != ":memory:" and not Path(path).exists():
             raise FileNotFoundError(f"DuckDB database file not found: {path}")
-        con = duckdb.connect(path, read_only=path != ":memory:")
+        con = duckdb.connect(
+            path,
+            read_only=path != ":memory:",
+            config={"memory_limit": self.config.memory_limit, "temp_directory": tempfile.gettempdir()},
+        )
         if self.config.threads:
             con.execute(f"SET threads = {int(self.config.threads)}")
         return con
