@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+import pyarrow as pa
+
 from apps.connectors.base import ConnectorError, Destination, ErrorCode, OutgoingBatch, RecordOutcome
 from apps.connectors.ratelimit import RateLimiter
 
@@ -48,8 +50,8 @@ class PendingBatch:
 
     number: int
     mode: str
-    keys: list[str]
-    hashes: list[int]
+    keys: pa.Array  # string
+    hashes: pa.Array  # uint64 (NULL for deletes)
     batch: OutgoingBatch
     outcomes: list[RecordOutcome] = field(default_factory=list)
     requests: int = 0

@@ -36,6 +36,7 @@ from apps.runs.services import run_claim, run_finish, run_heartbeat
 from apps.syncs.models import SyncState
 
 logger = logging.getLogger(__name__)
+_NO_ROWS = pa.table({"key": pa.array([], pa.string()), "row_hash": pa.array([], pa.uint64())})
 SOURCE_BATCH_ROWS = 20_000  # per Arrow batch from the warehouse: ~5 MB at 10 columns
 PROGRESS_EVERY_SECONDS = 1.0
 
@@ -294,7 +295,8 @@ class SyncExecution:
         """In-doubt batches of a killed run first (verbatim, same Idempotency-Key), then the rest.
 
         Each batch is recorded as an intent before it is handed to the sender, and settled once
-        its outcome is committed (see ``_commit``).
+        its outcome is committed (see ``_commit``). Keys and hashes stay Arrow arrays: no Python
+        object per row unless a row fails.
         """
         write_mode = "upsert" if spec.mode == "mirror" else spec.mode
         for doubt in self.recovered:
@@ -304,14 +306,19 @@ class SyncExecution:
                 else self._delete_rows(doubt.keys, match_key)
             )
             yield self._pending(
-                doubt.mode, doubt.keys, doubt.hashes, rows_json, store, batch_key=doubt.batch_key
+                doubt.mode,
+                pa.array(doubt.keys, pa.string()),
+                pa.array(doubt.hashes, pa.uint64()),
+                rows_json,
+                store,
+                batch_key=doubt.batch_key,
             )
         size = max(1, destination.batch_size(spec.object.name, write_mode))
         for arrow_batch in workbench.rows_to_send(size):
             yield self._pending(
                 write_mode,
-                arrow_batch.column(0).to_pylist(),
-                arrow_batch.column(2).to_pylist(),
+                arrow_batch.column(0),
+                arrow_batch.column(2),
                 arrow_batch.column(1).to_pylist(),
                 store,
             )
@@ -319,7 +326,11 @@ class SyncExecution:
             delete_size = max(1, destination.batch_size(spec.object.name, "delete"))
             for keys in workbench.removed_keys(delete_size):
                 yield self._pending(
-                    "delete", keys, [0] * len(keys), self._delete_rows(keys, match_key), store
+                    "delete",
+                    pa.array(keys, pa.string()),
+                    pa.nulls(len(keys), pa.uint64()),
+                    self._delete_rows(keys, match_key),
+                    store,
                 )
 
     @staticmethod
@@ -329,8 +340,8 @@ class SyncExecution:
     def _pending(
         self,
         mode: str,
-        keys: list[str],
-        hashes: list[str],
+        keys: pa.Array,
+        hashes: pa.Array,
         rows_json: list[str],
         store: StateStore,
         *,
@@ -350,30 +361,25 @@ class SyncExecution:
         self, spec: RunSpec, store: StateStore, workbench: Workbench, done: PendingBatch, open_keys: set[str]
     ) -> None:
         """Advance the state for the acknowledged records of one batch; DLQ the rest."""
-        ok = [i for i, o in enumerate(done.outcomes) if o.ok]
         failed = [o for o in done.outcomes if not o.ok]
-        ok_keys = [done.keys[i] for i in ok]
-        if done.mode == "delete" and spec.mode == "mirror":
-            store.commit(
-                workbench.con,
-                pa.table({"key": pa.array([], pa.string()), "row_hash": pa.array([], pa.uint64())}),
-                ok_keys,
-                done.batch.idempotency_key or "",
-            )
+        if failed:
+            accepted_mask = pa.array([o.ok for o in done.outcomes], pa.bool_())
+            ok_keys, ok_hashes = done.keys.filter(accepted_mask), done.hashes.filter(accepted_mask)
         else:
-            accepted = pa.table(
-                {
-                    "key": pa.array(ok_keys, pa.string()),
-                    "row_hash": pa.array([done.hashes[i] for i in ok], pa.uint64()),
-                }
-            )
-            store.commit(workbench.con, accepted, [], done.batch.idempotency_key or "")
+            ok_keys, ok_hashes = done.keys, done.hashes
+        batch_key = done.batch.idempotency_key or ""
+        if done.mode == "delete" and spec.mode == "mirror":
+            store.commit(workbench.con, _NO_ROWS, ok_keys.to_pylist(), batch_key)
+        else:
+            accepted = pa.table({"key": ok_keys, "row_hash": ok_hashes})
+            store.commit(workbench.con, accepted, [], batch_key)
             if spec.strategy == "watermark":
-                workbench.record_accepted(accepted.column("key"))
-        resolved = [k for k in ok_keys if k in open_keys]
-        if resolved:
-            dlq_resolve_succeeded(sync_id=self.sync.id, keys=resolved)
-            open_keys.difference_update(resolved)
+                workbench.record_accepted(ok_keys)
+        if open_keys:
+            resolved = [k for k in ok_keys.to_pylist() if k in open_keys]
+            if resolved:
+                dlq_resolve_succeeded(sync_id=self.sync.id, keys=resolved)
+                open_keys.difference_update(resolved)
         if failed:
             self._dlq_rejected(spec, workbench, done, failed)
         self.metrics.rows_written += len(ok_keys)
@@ -382,7 +388,7 @@ class SyncExecution:
         self.metrics.requests += done.requests
 
     def _dlq_rejected(self, spec: RunSpec, workbench: Workbench, done: PendingBatch, failed: list) -> None:
-        keys = [done.keys[o.index] for o in failed]
+        keys = [done.keys[o.index].as_py() for o in failed]
         previews = workbench.previews(spec.fields, keys)
         records = done.batch.records
         dlq_record_failures(
@@ -390,18 +396,16 @@ class SyncExecution:
             object_name=spec.object.name,
             failures=[
                 Failure(
-                    record_key=done.keys[o.index],
+                    record_key=key,
                     error_code=o.error_code or ErrorCode.DESTINATION_REJECTED,
                     error_message=o.message or "rejected by the destination",
                     destination_status=o.status,
                     retryable=o.retryable,
                     retries=done.retries,
                     payload=records[o.index],
-                    row_preview=orjson.loads(previews[done.keys[o.index]])
-                    if done.keys[o.index] in previews
-                    else {},
+                    row_preview=orjson.loads(previews[key]) if key in previews else {},
                 )
-                for o in failed
+                for key, o in zip(keys, failed, strict=True)
             ],
         )
 

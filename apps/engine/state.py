@@ -56,7 +56,7 @@ class StateStore(Protocol):
     def finish(self, con: duckdb.DuckDBPyConnection) -> None:
         """End of run: make the committed batches part of the state proper."""
 
-    def intend(self, batch_key: str, mode: str, keys: list[str], hashes: list[int]) -> None:
+    def intend(self, batch_key: str, mode: str, keys: pa.Array, hashes: pa.Array) -> None:
         """Record a batch before it is sent."""
 
     def settle(self, batch_key: str) -> None:
@@ -101,54 +101,32 @@ class FileStateStore:
         self.fold(con)  # a journal left by a killed run holds acknowledged rows: apply them first
         return "sync_state.rows"
 
-    def _append(
-        self, kinds: list[str], batch_key: str, keys: pa.Array, hashes: pa.Array, mode: str = ""
-    ) -> None:
-        """Append one message to the journal (opened lazily, unbuffered)."""
+    def _append(self, rows: pa.RecordBatch, **metadata: str) -> None:
+        """Append one message (rows + what they are, as message metadata), unbuffered."""
         if self._writer is None:
             self.journal_path.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(self.journal_path, "ab", buffering=0)  # noqa: SIM115 - lives for the run
-            self._writer = pa.ipc.new_stream(self._file, _JOURNAL_SCHEMA)
-        n = len(kinds)
-        self._writer.write_batch(
-            pa.record_batch(
-                [
-                    pa.array(kinds, pa.string()),
-                    pa.array([batch_key] * n, pa.string()),
-                    pa.array([mode] * n, pa.string()),
-                    keys,
-                    hashes,
-                ],
-                schema=_JOURNAL_SCHEMA,
-            )
-        )
+            self._writer = pa.ipc.new_stream(self._file, _STATE_SCHEMA)
+        self._writer.write_batch(rows, custom_metadata=metadata)
 
-    def intend(self, batch_key: str, mode: str, keys: list[str], hashes: list[int]) -> None:
+    def intend(self, batch_key: str, mode: str, keys: pa.Array, hashes: pa.Array) -> None:
         self._append(
-            ["intent"] * len(keys),
-            batch_key,
-            pa.array(keys, pa.string()),
-            pa.array(hashes, pa.uint64()),
-            mode,
+            pa.record_batch([keys, hashes], schema=_STATE_SCHEMA), kind="intent", batch=batch_key, mode=mode
         )
 
     def commit(
         self, con: duckdb.DuckDBPyConnection, upserts: pa.Table, deletes: list[str], batch_key: str
     ) -> None:
-        # One message: the batch's outcome and its settlement are durable together or not at all.
-        self._append(
-            ["accept"] * upserts.num_rows + ["delete"] * len(deletes) + ["settle"],
-            batch_key,
-            pa.concat_arrays(
-                [upserts.column("key").combine_chunks(), pa.array([*deletes, batch_key], pa.string())]
-            ),
-            pa.concat_arrays(
-                [upserts.column("row_hash").combine_chunks(), pa.nulls(len(deletes) + 1, pa.uint64())]
-            ),
+        # One message: the batch's outcome (accepted rows; deleted keys with a NULL hash) and its
+        # settlement are durable together or not at all.
+        keys = pa.concat_arrays([upserts.column("key").combine_chunks(), pa.array(deletes, pa.string())])
+        hashes = pa.concat_arrays(
+            [upserts.column("row_hash").combine_chunks(), pa.nulls(len(deletes), pa.uint64())]
         )
+        self._append(pa.record_batch([keys, hashes], schema=_STATE_SCHEMA), kind="outcome", batch=batch_key)
 
     def settle(self, batch_key: str) -> None:
-        self._append(["settle"], batch_key, pa.array([batch_key], pa.string()), pa.nulls(1, pa.uint64()))
+        self._append(_EMPTY, kind="settle", batch=batch_key)
 
     def in_doubt(self) -> list[InDoubtBatch]:
         return list(self._doubts)
@@ -162,30 +140,26 @@ class FileStateStore:
         self._close_journal()
         if not self.journal_path.exists():
             return 0
-        con.execute("CREATE OR REPLACE TEMP TABLE _journal (kind VARCHAR, key VARCHAR, row_hash UBIGINT)")
+        con.execute("CREATE OR REPLACE TEMP TABLE _journal (key VARCHAR, row_hash UBIGINT)")
         pending: list[pa.RecordBatch] = []
         pending_rows = 0
 
         def flush() -> None:
             nonlocal pending, pending_rows
             if pending:
-                con.register("_messages", pa.Table.from_batches(pending, schema=_JOURNAL_SCHEMA))
-                con.execute(
-                    "INSERT INTO _journal SELECT kind, key, row_hash FROM _messages "
-                    "WHERE kind IN ('accept', 'delete')"
-                )
+                con.register("_messages", pa.Table.from_batches(pending, schema=_STATE_SCHEMA))
+                con.execute("INSERT INTO _journal SELECT key, row_hash FROM _messages")
                 con.unregister("_messages")
             pending, pending_rows = [], 0
 
         # Outcome messages are gathered into ~100k-row chunks (one INSERT each); intents are
-        # skipped without a copy, so folding costs little time and memory.
-        for batch in _journal_batches(self.journal_path):
-            if not batch.num_rows or batch.column(0)[0].as_py() == "intent":
-                continue
-            pending.append(batch)
-            pending_rows += batch.num_rows
-            if pending_rows >= 100_000:
-                flush()
+        # skipped, so folding costs little time and memory.
+        for meta, rows in _journal_messages(self.journal_path):
+            if meta.get("kind") == "outcome" and rows.num_rows:
+                pending.append(rows)
+                pending_rows += rows.num_rows
+                if pending_rows >= 100_000:
+                    flush()
         flush()
         applied = con.execute("SELECT count(*) FROM _journal").fetchall()[0][0]
         if applied:
@@ -195,7 +169,8 @@ class FileStateStore:
                 # unfolded rows after the crash fold; so no ordering between entries is needed.
                 con.execute("DELETE FROM sync_state.rows WHERE key IN (SELECT key FROM _journal)")
                 con.execute(
-                    "INSERT INTO sync_state.rows SELECT key, row_hash FROM _journal WHERE kind = 'accept'"
+                    "INSERT INTO sync_state.rows SELECT key, row_hash FROM _journal "
+                    "WHERE row_hash IS NOT NULL"
                 )
                 con.execute("COMMIT")
             except BaseException:
@@ -224,20 +199,12 @@ class FileStateStore:
         return con.execute("SELECT count(*) FROM sync_state.rows").fetchall()[0][0]
 
 
-_JOURNAL_SCHEMA = pa.schema(
-    [
-        ("kind", pa.string()),
-        ("batch_key", pa.string()),
-        ("mode", pa.string()),
-        ("key", pa.string()),
-        ("row_hash", pa.uint64()),
-    ]
-)
+_EMPTY = pa.record_batch([pa.array([], pa.string()), pa.array([], pa.uint64())], schema=_STATE_SCHEMA)
 
 
-def _journal_batches(path: Path) -> Iterator[pa.RecordBatch]:
-    """Every complete message of the journal, in order; a message cut short by a kill is ignored
-    (its batch's outcome was never durably recorded, so the batch is in doubt and sent again)."""
+def _journal_messages(path: Path) -> Iterator[tuple[dict[str, str], pa.RecordBatch]]:
+    """(metadata, rows) of every complete message, in order. A message cut short by a
+    kill is ignored: its batch's outcome was never durably recorded, so the batch is in doubt."""
     if not path.exists():
         return
     try:
@@ -245,9 +212,11 @@ def _journal_batches(path: Path) -> Iterator[pa.RecordBatch]:
             reader = pa.ipc.open_stream(source)
             while True:
                 try:
-                    yield reader.read_next_batch()
+                    message = reader.read_next_batch_with_custom_metadata()
                 except StopIteration:
                     return
+                meta = {k.decode(): v.decode() for k, v in (message.custom_metadata or {}).items()}
+                yield meta, message.batch
     except (pa.ArrowInvalid, OSError, EOFError):
         return
 
@@ -255,15 +224,13 @@ def _journal_batches(path: Path) -> Iterator[pa.RecordBatch]:
 def _unsettled_intents(path: Path) -> list[InDoubtBatch]:
     """Intents never settled. Streamed: only the batches in flight at a time are held."""
     open_intents: dict[str, InDoubtBatch] = {}
-    for batch in _journal_batches(path):
-        kind = batch.column(0)[0].as_py() if batch.num_rows else ""
-        if kind == "intent":
-            batch_key, mode = batch.column(1)[0].as_py(), batch.column(2)[0].as_py()
-            open_intents[batch_key] = InDoubtBatch(
-                batch_key, mode, batch.column(3).to_pylist(), batch.column(4).to_pylist()
+    for meta, rows in _journal_messages(path):
+        if meta.get("kind") == "intent":
+            open_intents[meta["batch"]] = InDoubtBatch(
+                meta["batch"], meta["mode"], rows.column(0).to_pylist(), rows.column(1).to_pylist()
             )
-        elif batch.num_rows:  # an outcome message ends with its settlement; a lone settle too
-            open_intents.pop(batch.column(1)[batch.num_rows - 1].as_py(), None)
+        else:  # an outcome settles its batch, and so does a lone settle
+            open_intents.pop(meta.get("batch", ""), None)
     return list(open_intents.values())
 
 
@@ -316,13 +283,22 @@ class DatabaseStateStore:
                 SyncStateRow.objects.filter(
                     sync_id=self.sync_id, key__in=deletes[start : start + 2000]
                 ).delete()
+            # Settled in the same transaction as its outcome: both or neither.
+            SyncBatchIntent.objects.filter(sync_id=self.sync_id, batch_key=batch_key).delete()
 
     def finish(self, con: duckdb.DuckDBPyConnection) -> None:
         return None  # every batch was upserted in place
 
-    def intend(self, batch_key: str, mode: str, keys: list[str], hashes: list[int]) -> None:
+    def intend(self, batch_key: str, mode: str, keys: pa.Array, hashes: pa.Array) -> None:
         SyncBatchIntent.objects.update_or_create(
-            sync_id=self.sync_id, batch_key=batch_key, mode=mode, keys=keys, hashes=hashes
+            sync_id=self.sync_id,
+            batch_key=batch_key,
+            # Hashes as decimal text: JSON numbers past 2**53 lose digits in many parsers.
+            defaults={
+                "mode": mode,
+                "keys": keys.to_pylist(),
+                "hashes": [None if h is None else str(h) for h in hashes.to_pylist()],
+            },
         )
 
     def settle(self, batch_key: str) -> None:
@@ -330,7 +306,12 @@ class DatabaseStateStore:
 
     def in_doubt(self) -> list[InDoubtBatch]:
         return [
-            InDoubtBatch(i.batch_key, i.mode, list(i.keys), [int(h) for h in i.hashes])
+            InDoubtBatch(
+                i.batch_key,
+                i.mode,
+                list(i.keys),
+                [None if h is None else int(h) for h in i.hashes],
+            )
             for i in SyncBatchIntent.objects.filter(sync_id=self.sync_id).order_by("id")
         ]
 
