@@ -22,6 +22,18 @@ from tests.conftest import repo_root
 
 pytestmark = pytest.mark.processes
 
+ENQUEUE_DEMO_RUN = """
+from apps.runs.services import run_enqueue
+from apps.syncs.models import Sync
+run, _ = run_enqueue(sync=Sync.objects.get(workspace__slug="demo"), trigger="manual")
+print(run.id)
+"""
+RUN_STATUS = """
+from apps.runs.models import SyncRun
+r = SyncRun.objects.get(pk="{run_id}")
+print(r.status, r.rows_written, r.rows_invalid, r.rows_failed)
+"""
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -81,6 +93,21 @@ def test_runall_serves_web_runs_tasks_and_stops_cleanly(product_env):
         result = manage(product_env, "check_worker", "--timeout", "60")
         assert result.returncode == 0, result.stdout + result.stderr
         assert "worker answered pong:" in result.stdout
+        # The whole embedded stack: the demo sync runs on the worker, into the sandbox CRM.
+        assert manage(product_env, "seed_demo").returncode == 0
+        started = manage(product_env, "shell", "-c", ENQUEUE_DEMO_RUN)
+        assert started.returncode == 0, started.stderr
+        run_id = started.stdout.strip().splitlines()[-1]
+        deadline = time.monotonic() + 120
+        status = ""
+        while time.monotonic() < deadline:
+            status = manage(product_env, "shell", "-c", RUN_STATUS.format(run_id=run_id)).stdout.strip()
+            status = status.splitlines()[-1] if status else ""
+            if status.split()[0] not in ("queued", "running"):
+                break
+            time.sleep(1)
+        # 550 dirty demo rows (bad emails, null and duplicate keys) land in the DLQ, the rest is written
+        assert status == "partially_succeeded 49475 550 0", status
         beat_file = Path(product_env["SYNCLINE_VAR_DIR"]) / "celery" / "beat-schedule"
         deadline = time.monotonic() + 30
         while not any(beat_file.parent.glob("beat-schedule*")) and time.monotonic() < deadline:
