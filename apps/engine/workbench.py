@@ -25,6 +25,7 @@ from apps.engine.query import WATERMARK_ALIAS
 from apps.engine.spec import MappedField
 
 SEND_ACTIONS = ("added", "changed")
+FETCH_ROWS = 16_384
 
 
 @dataclass
@@ -237,8 +238,12 @@ class Workbench:
             reader = cursor.sql(
                 f"SELECT key, {self.payload_sql} AS row_json, row_hash FROM work_rows "
                 f"WHERE action IN ({actions}){self._not_excluded()}"
-            ).to_arrow_reader(batch_size)
-            yield from reader
+            ).to_arrow_reader(max(batch_size, FETCH_ROWS))
+            # DuckDB renders payloads in large chunks (fewer round trips); batches are zero-copy
+            # slices of them.
+            for chunk in reader:
+                for start in range(0, chunk.num_rows, batch_size):
+                    yield chunk.slice(start, batch_size)
         finally:
             cursor.close()
 
