@@ -127,34 +127,51 @@ class Workbench:
             key_sql = f"CAST({hash_sql} AS VARCHAR)"
         key_name = key_field.spec.name if key_field else "(row)"
         prefix = quote_literal(REASON_SEPARATOR.join((ErrorCode.VALIDATION_FAILED, key_name, "")))
-        state_join = f"LEFT JOIN {state_table} st ON st.key = p.key" if state_table else ""
+        state_join = f"LEFT JOIN {state_table} st ON st.key = {key_sql}" if state_table else ""
         state_hash = "st.row_hash" if state_table else "CAST(NULL AS UBIGINT)"
         in_state = "st.key IS NOT NULL" if state_table else "false"
+        force = str(force_send).lower()
         replay_filter = ""
         if replay_keys is not None:
             self.con.register("_replay_keys", pa.table({"key": pa.array(replay_keys, pa.string())}))
-            replay_filter = "WHERE p.key IN (SELECT key FROM _replay_keys)"
-        # 1. the source rows as read (the warehouse is read exactly once)
-        self.con.execute("CREATE OR REPLACE TABLE raw AS SELECT * FROM _src")
-        # 2. a narrow classification of every row against the accepted state
+            replay_filter = "WHERE key IN (SELECT key FROM _replay_keys)"
+        source_columns = [c for c in types if c != WATERMARK_ALIAS]
+        source_row = (
+            "struct_pack(" + ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in source_columns) + ")"
+        )
+        watermark = f", {quote_ident(WATERMARK_ALIAS)}" if WATERMARK_ALIAS in types else ""
+        # One pass over the source stream: key and hash, joined to the accepted state. A row whose
+        # hash equals the accepted one is unchanged: it is not validated again (DuckDB evaluates
+        # the CASE branch only for the rows that reach it) and its source columns are not kept.
         self.con.execute(f"""
             CREATE OR REPLACE TABLE work AS
-            SELECT p.rid, p.key, p.row_hash,
-                   CASE WHEN p.key IS NULL THEN {prefix} || 'the key field is empty'
-                        ELSE p.reason END AS reason,
+            WITH joined AS (
+                SELECT s.*, {key_sql} AS key, {hash_sql} AS row_hash,
+                       {state_hash} AS accepted_hash, {in_state} AS in_state
+                FROM _src s {state_join}
+            ), checked AS (
+                SELECT *,
+                       CASE WHEN key IS NULL THEN {prefix} || 'the key field is empty'
+                            WHEN NOT {force} AND in_state AND accepted_hash = row_hash THEN NULL
+                            ELSE {reason_sql(coerced)} END AS reason
+                FROM joined
+            )
+            SELECT key, row_hash, reason,
                    CASE
-                       WHEN p.key IS NULL OR p.reason IS NOT NULL THEN 'invalid'
-                       WHEN NOT ({in_state}) THEN 'added'
-                       WHEN {str(force_send).lower()} OR {state_hash} <> p.row_hash THEN 'changed'
+                       WHEN reason IS NOT NULL THEN 'invalid'
+                       WHEN NOT in_state THEN 'added'
+                       WHEN {force} OR accepted_hash <> row_hash THEN 'changed'
                        ELSE 'unchanged'
-                   END AS action
-            FROM (
-                SELECT rowid AS rid, {key_sql} AS key, {hash_sql} AS row_hash, {reason_sql(coerced)} AS reason
-                FROM raw
-            ) p {state_join}
+                   END AS action,
+                   CASE WHEN reason IS NOT NULL OR NOT in_state OR {force} OR accepted_hash <> row_hash
+                        THEN {source_row} END AS source_row
+                   {watermark}
+            FROM checked
             {replay_filter}
         """)
-        # 3. keys that appear more than once: none of their rows is sent (which one is right?)
+        # Keys that appear more than once: none of their rows is sent (which one would be right?).
+        # (A duplicate whose copy was unchanged has no source columns left: its DLQ entry says
+        # why, with an empty payload.)
         self.con.execute(f"""
             UPDATE work SET action = 'invalid',
                    reason = {prefix} || 'duplicate key ' || work.key || ' appears ' || d.n
@@ -164,8 +181,9 @@ class Workbench:
             ) d
             WHERE work.key = d.key
         """)
+        # Rows with their source columns back as columns, for payloads, previews and the DLQ.
         self.con.execute(
-            "CREATE OR REPLACE VIEW work_rows AS SELECT * FROM work w JOIN raw r ON r.rowid = w.rid"
+            "CREATE OR REPLACE VIEW work_rows AS SELECT * EXCLUDE (source_row), unnest(source_row) FROM work"
         )
         self.con.unregister("_src")
 
