@@ -256,9 +256,9 @@ class Workbench:
             reader = cursor.sql(
                 f"SELECT key, {self.payload_sql} AS row_json, row_hash FROM work_rows "
                 f"WHERE action IN ({actions}){self._not_excluded()}"
-            ).to_arrow_reader(max(batch_size, FETCH_ROWS))
-            # DuckDB renders payloads in large chunks (fewer round trips); batches are zero-copy
-            # slices of them.
+            ).to_arrow_reader(batch_size * max(1, FETCH_ROWS // batch_size))
+            # DuckDB renders payloads in large chunks (fewer round trips), each a whole number of
+            # batches; batches are zero-copy slices of them.
             for chunk in reader:
                 for start in range(0, chunk.num_rows, batch_size):
                     yield chunk.slice(start, batch_size)

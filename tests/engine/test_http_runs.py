@@ -154,3 +154,14 @@ def _current_rows(warehouse):
     with duckdb.connect(str(warehouse.path), read_only=True) as con:
         rows = con.execute("SELECT id, email, score FROM customers").fetchall()
     return [{"id": i, "email": e, "score": s} for i, e, s in rows]
+
+
+def test_batches_have_exactly_the_configured_size(http_sync, warehouse):
+    warehouse.execute("""
+        INSERT INTO customers SELECT printf('C%05d', i), 'u' || i || '@example.com', 'N', 1,
+               TIMESTAMP '2026-01-01' FROM range(251, 40001) t(i)
+    """)
+    with HttpSink() as sink:
+        run = run_now(http_sync(sink, batch_size=1000))
+    sizes = [len(orjson.loads(r.body)["records"]) for r in sink.request_log]
+    assert run.rows_written == 40000 and sorted(sizes) == [1000] * 40
