@@ -50,12 +50,19 @@ def main() -> None:
     var_dir = boot()
     warehouse = var_dir / "warehouse.duckdb"
     build_warehouse(warehouse, rows)
+    repeat = 3  # this is a shared 2-core machine: report the median of three, alternating
     with SinkProcess() as sink:
-        sync = make_sync(var_dir, warehouse, sink.url)
-        full, full_s = run(sync)
-        assert full.rows_written == rows, (full.status, full.error_message, full.metrics)
         bodies = _bodies_like_the_run(warehouse)
-        read_s, post_s = floor_seconds(warehouse, sink, bodies, concurrency=4)
+        fulls, floors = [], []
+        for _ in range(repeat):
+            sync = make_sync(var_dir, warehouse, sink.url)  # a new sync: every row is new
+            full, full_s = run(sync)
+            assert full.rows_written == rows, (full.status, full.error_message, full.metrics)
+            fulls.append((full_s, full))
+            floors.append(floor_seconds(warehouse, sink, bodies, concurrency=4))
+        full_s, full = sorted(fulls, key=lambda f: f[0])[repeat // 2]
+        read_s, post_s = sorted(floors, key=sum)[repeat // 2]
+        all_ratios = ", ".join(f"{f:.2f}/{sum(fl):.2f}" for (f, _), fl in zip(fulls, floors, strict=True))
         again, again_s = run(sync)
         import duckdb
 
@@ -71,7 +78,10 @@ def main() -> None:
     )
     print(f"full run:        {full_s:6.2f} s  {rows / full_s:>10,.0f} rows/s  phases {full.phase_timings}")
     print(f"floor:           {floor:6.2f} s  (read alone {read_s:.2f} s + sink alone {post_s:.2f} s)")
-    print(f"ratio to floor:  {full_s / floor:6.2f} x   (target <= 2.0)")
+    print(
+        f"ratio to floor:  {full_s / floor:6.2f} x   (target <= 2.0)   medians of {repeat}; "
+        f"every run/floor: {all_ratios} s"
+    )
     print(
         f"unchanged rerun: {again_s:6.2f} s  sent {again.rows_written} rows   (target <= 1.5 s)  "
         f"phases {again.phase_timings}"
