@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "apps.dashboard",
     "apps.demo",
     "apps.engine",
+    "apps.api",
 ]
 
 MIDDLEWARE = [
@@ -112,7 +113,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "apps.api.errors.api_exception_handler",
 }
+SYNCLINE_API_RATE_LIMIT_PER_MINUTE = env.int("SYNCLINE_API_RATE_LIMIT_PER_MINUTE", default=600)
 
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=embedded_broker_url())
@@ -159,6 +162,15 @@ SYNCLINE_STATE_STORE = env.str(
     "SYNCLINE_STATE_STORE",
     default="file" if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" else "database",
 )
+# Per-key API rate limits (and other shared counters) live in this cache: process memory in the
+# embedded product, Redis when SYNCLINE_REDIS_URL is set so every web process shares the count.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": SYNCLINE_REDIS_URL}
+        if SYNCLINE_REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "syncline"}
+    )
+}
 # A running run whose heartbeat is older than this is marked failed by the sweeper.
 SYNCLINE_RUN_HEARTBEAT_TIMEOUT = env.int("SYNCLINE_RUN_HEARTBEAT_TIMEOUT", default=90)
 # DuckDB buffer memory of a run's workbench (staging, diff); past it, DuckDB spills to var/engine/.

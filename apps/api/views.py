@@ -1,0 +1,59 @@
+"""The base of every API view: Bearer key auth, scope check, per-key rate limit headers."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.api import ratelimit
+from apps.api.auth import ApiPrincipal, BearerKeyAuthentication, HasScope
+from apps.api.errors import invalid_request
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def snake_case(name: str) -> str:
+    return _CAMEL.sub("_", name).lower()
+
+
+class ApiView(APIView):
+    authentication_classes = [BearerKeyAuthentication]
+    permission_classes = [HasScope]
+    required_scope: str | None = None
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # authentication and scope first
+        state = ratelimit.hit(request.user.api_key.pk)
+        request.rate_limit = state
+        if state.exceeded:
+            raise exceptions.Throttled(
+                wait=state.retry_after(), detail="Rate limit exceeded for this API key."
+            )
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        state = getattr(request, "rate_limit", None)
+        if state is not None:
+            for header, value in state.headers().items():
+                response[header] = value
+        return response
+
+    @property
+    def principal(self) -> ApiPrincipal:
+        return self.request.user
+
+    @property
+    def workspace(self):
+        return self.principal.workspace
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON body as a dict with snake_case keys (camelCase, as in the vendor docs, too)."""
+        data = self.request.data
+        if not isinstance(data, dict):
+            raise invalid_request("The request body must be a JSON object.")
+        return {snake_case(k): v for k, v in data.items()}
