@@ -8,6 +8,8 @@ from django.conf import settings
 from apps.accounts.models import Workspace
 from apps.accounts.services import membership_set, workspace_create
 
+pytest_plugins = ["tests.engine_fixtures"]
+
 
 @pytest.fixture
 def isolated_var(tmp_path: Path, settings) -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -36,14 +37,23 @@ def encode_cursor(last_id: str) -> str:
     return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
 
 
+_CURSOR_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
+_PREFIXED_ID = re.compile(r"^[a-z][a-z_]*_[0-9a-z]{26}$")
+
+
 def decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not _CURSOR_CHARS.match(cursor):
+            raise ValueError(cursor)
+        last_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not _PREFIXED_ID.match(last_id):
+            raise ValueError(last_id)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise invalid_request(
             "cursor is not valid; use meta.page.cursor of the previous page.",
             {"cursor": ["Malformed cursor."]},
         ) from None
+    return last_id
 
 
 def keyset_page(request: Request, queryset: QuerySet, serialize: Callable[[Any], dict]) -> dict[str, Any]:
