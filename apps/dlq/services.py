@@ -9,6 +9,7 @@ import orjson
 from django.db import transaction
 from django.utils import timezone
 
+from apps.audit.services import audit_record
 from apps.dlq.models import DlqEntry
 from apps.runs.models import RunTrigger, SyncRun
 
@@ -170,6 +171,14 @@ def dlq_resolve(
         DlqEntry.objects.filter(id__in=resolved_ids, resolved=False).update(
             resolved=True, resolved_at=now, resolution_reason=reason, resolution_note=note, resolved_by=by
         )
+        if resolved_ids:
+            audit_record(
+                workspace_id=workspace_id,
+                actor=by,
+                action="dlq.resolved",
+                object_type="dlq_entry",
+                details={"ids": resolved_ids, "reason": reason, "note": note, "replay": replay},
+            )
         if replay:
             by_sync: dict[str, list[DlqEntry]] = {}
             for entry in to_resolve:
@@ -179,6 +188,14 @@ def dlq_resolve(
                 run = _replay_run(sync_entries, by)
                 DlqEntry.objects.filter(id__in=[e.id for e in sync_entries]).update(replay_run=run)
                 replay_runs.append(run)
+                audit_record(
+                    workspace_id=workspace_id,
+                    actor=by,
+                    action="dlq.replayed",
+                    object_type="sync",
+                    object_id=run.sync_id,
+                    details={"run_id": run.id, "ids": [e.id for e in sync_entries]},
+                )
     return ResolveResult(resolved_ids, already, not_found, replay_runs)
 
 

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "apps.demo",
     "apps.engine",
     "apps.api",
+    "apps.audit",
 ]
 
 MIDDLEWARE = [

@@ -173,3 +173,19 @@ def test_dlq_write_needs_its_scope(workspace, failed_sync):
         == 403
     )
     assert SyncRun.objects.filter(trigger="replay").count() == 0
+
+
+def test_resolving_and_replaying_is_audited(api, failed_sync):
+    from apps.audit.models import AuditEvent
+
+    entry = DlqEntry.objects.filter(record_key="C0003").get()
+    api.post(
+        f"{API}/dlq/resolve", {"ids": [entry.id], "reason": "fixed_upstream", "replay": True}, format="json"
+    )
+    events = {e.action: e for e in AuditEvent.objects.filter(workspace=failed_sync.workspace)}
+    assert events["dlq.resolved"].actor.startswith("api key ops")
+    assert (
+        events["dlq.resolved"].details["ids"] == [entry.id]
+        and events["dlq.resolved"].details["reason"] == "fixed_upstream"
+    )
+    assert events["dlq.replayed"].object_id == failed_sync.id
