@@ -10,4 +10,5 @@ urlpatterns = [
     path("runs/", views.runs, name="runs"),
     path("dlq/", views.dlq, name="dlq"),
     path("connections/", views.connections, name="connections"),
+    path("audit/", views.audit, name="audit"),
 ]

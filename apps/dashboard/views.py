@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from apps.accounts.models import Membership
+from apps.accounts.models import Membership, Role
+from apps.audit.models import AuditEvent
 from apps.connections.models import Connection
 from apps.dashboard.decorators import workspace_required
 from apps.dlq.models import DlqEntry
@@ -51,3 +52,13 @@ def dlq(request: HttpRequest, *, membership: Membership) -> HttpResponse:
 def connections(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     items = Connection.objects.filter(workspace=membership.workspace).order_by("role", "name")
     return render(request, "dashboard/connections.html", {"section": "connections", "connections": items})
+
+
+@workspace_required
+def audit(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    """The audit log, for admins: who created, changed, ran, toggled or deleted syncs, and who
+    resolved or replayed DLQ entries."""
+    if membership.role != Role.ADMIN:
+        return render(request, "dashboard/forbidden.html", {"section": "audit"}, status=403)
+    events = AuditEvent.objects.filter(workspace=membership.workspace).order_by("-id")[:200]
+    return render(request, "dashboard/audit.html", {"section": "audit", "events": events})

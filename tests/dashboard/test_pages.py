@@ -55,3 +55,26 @@ def test_htmx_is_served_locally(client):
     assert (
         "/static/vendor/htmx.min.js" in body and "://" not in body.split("htmx.min.js")[0].rsplit('"', 1)[-1]
     )
+
+
+def test_audit_log_is_for_admins(client, workspace, admin_user):
+    from apps.accounts.services import membership_set
+    from apps.audit.services import audit_record
+
+    audit_record(
+        workspace_id=workspace.pk,
+        actor="api key ci (abcd1234)",
+        action="dlq.resolved",
+        object_type="dlq_entry",
+        details={"ids": ["dlq_1"], "reason": "skipped"},
+    )
+    client.force_login(admin_user)
+    body = client.get(reverse("dashboard:audit")).content.decode()
+    assert "dlq.resolved" in body and "api key ci (abcd1234)" in body and ">Audit log</a>" in body
+    support = membership_set(
+        workspace=workspace, username="sam", role="support", password="pw-sam-12345"
+    ).user
+    client.force_login(support)
+    response = client.get(reverse("dashboard:audit"))
+    assert response.status_code == 403 and b"dlq.resolved" not in response.content
+    assert b">Audit log</a>" not in client.get(reverse("dashboard:syncs")).content
