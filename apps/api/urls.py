@@ -5,4 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("apps.runs.api_urls")),
     path("", include("apps.dlq.api_urls")),
+    path("", include("apps.connections.api_urls")),
 ]
