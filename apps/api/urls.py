@@ -5,5 +5,6 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("apps.runs.api_urls")),
     path("", include("apps.dlq.api_urls")),
+    path("", include("apps.syncs.api_urls")),
     path("", include("apps.connections.api_urls")),
 ]

@@ -72,7 +72,7 @@ def test_duckdbs_own_parser_is_a_second_opinion():
 def test_memory_path_reads_parquet_and_csv_files(tmp_path):
     pq.write_table(pa.table({"id": [1, 2, 3], "email": ["a@x", "b@x", None]}), tmp_path / "users.parquet")
     (tmp_path / "extra.csv").write_text("id,email\n4,d@x\n")
-    source = make_source(":memory:")
+    source = make_source(":memory:", allowed_directories=[str(tmp_path)])
     sql = (
         f"SELECT * FROM read_parquet('{tmp_path / 'users.parquet'}') "
         f"UNION ALL SELECT * FROM read_csv('{tmp_path / 'extra.csv'}') ORDER BY id"
@@ -118,3 +118,29 @@ def test_check_ok(warehouse):
 def test_check_reports_a_missing_file(tmp_path):
     result = make_source(str(tmp_path / "none.duckdb")).check()
     assert not result.ok and "not found" in result.message
+
+
+def test_queries_cannot_read_other_files_of_the_server(warehouse, tmp_path):
+    with pytest.raises(duckdb.Error, match="disabled by configuration"):
+        list(warehouse.stream("SELECT * FROM read_csv('/etc/passwd')"))
+
+
+def test_lakehouse_files_are_read_from_allowed_directories_only(tmp_path):
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    (lake / "people.csv").write_text("id,name\n1,ada\n2,grace\n")
+    (tmp_path / "secret.csv").write_text("password\nhunter2\n")
+    source = source_class("duckdb")(
+        parse_config("source", "duckdb", {"path": ":memory:", "allowed_directories": [str(lake)]})
+    )
+    rows = sum(b.num_rows for b in source.stream(f"SELECT * FROM read_csv('{lake}/people.csv')"))
+    assert rows == 2
+    with pytest.raises(duckdb.Error, match="disabled by configuration"):
+        list(source.stream(f"SELECT * FROM read_csv('{tmp_path}/secret.csv')"))
+
+
+def test_allowed_directories_must_be_absolute():
+    from apps.connectors.registry import ConfigError
+
+    with pytest.raises(ConfigError, match="absolute"):
+        parse_config("source", "duckdb", {"path": ":memory:", "allowed_directories": ["data"]})

@@ -36,6 +36,20 @@ class DuckDBConfig(ConnectorConfig):
     timeout_seconds: float = Field(
         default=300, gt=0, le=86_400, description="Longest time DuckDB may work on one batch."
     )
+    allowed_directories: list[str] = Field(
+        default_factory=list,
+        description="Directories whose files (Parquet, CSV, JSON) queries may read — the lakehouse "
+        "case. Empty: queries read the database file only, never other files of the server.",
+    )
+
+    @field_validator("allowed_directories")
+    @classmethod
+    def _absolute_directories(cls, value: list[str]) -> list[str]:
+        for directory in value:
+            if not directory.startswith("/") or "\x00" in directory:
+                raise ValueError(f"{directory!r} must be an absolute directory path")
+        # A trailing slash, so /data does not also allow /data-private.
+        return [d if d.endswith("/") else d + "/" for d in value]
 
     @field_validator("path")
     @classmethod
@@ -43,6 +57,12 @@ class DuckDBConfig(ConnectorConfig):
         if not value:
             raise ValueError("path must name a DuckDB database file or ':memory:'")
         return value
+
+
+def _spill_directory() -> str:
+    path = Path(tempfile.gettempdir()) / "syncline-duckdb-spill"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return str(path)
 
 
 @register_source
@@ -60,10 +80,17 @@ class DuckDBSource(Source):
         con = duckdb.connect(
             path,
             read_only=path != ":memory:",
-            config={"memory_limit": self.config.memory_limit, "temp_directory": tempfile.gettempdir()},
+            # A spill directory of its own: DuckDB may always access its temp directory, so it
+            # must not be a parent of files queries should not read.
+            config={"memory_limit": self.config.memory_limit, "temp_directory": _spill_directory()},
         )
         if self.config.threads:
             con.execute(f"SET threads = {int(self.config.threads)}")
+        # No file of the server is readable from a query (read_csv('/etc/passwd')…) except below
+        # the directories this source allows. Once disabled, a query cannot turn it back on.
+        if self.config.allowed_directories:
+            con.execute("SET allowed_directories = ?", [self.config.allowed_directories])
+        con.execute("SET enable_external_access = false")
         return con
 
     def check(self) -> CheckResult:
