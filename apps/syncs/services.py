@@ -43,7 +43,7 @@ def sync_update(*, sync: Sync, data: Mapping[str, Any], actor: str) -> Sync:
     """
     values = sync_validate(workspace=sync.workspace, data=data, current=sync)
     with transaction.atomic():
-        sync = Sync.objects.select_for_update().select_related("last_run").get(pk=sync.pk)
+        sync = Sync.objects.select_for_update(of=("self",)).select_related("last_run").get(pk=sync.pk)
         before = {name: getattr(sync, name) for name in SCHEDULE_FIELDS}
         enabled_before = sync.enabled
         for name, value in values.as_model_fields().items():
@@ -77,7 +77,7 @@ def sync_delete(*, sync: Sync, actor: str = "") -> None:
 def sync_toggle(*, sync: Sync, enabled: bool, actor: str = "") -> Sync:
     """Enable or pause a sync. Pausing stops future scheduled runs; a running run finishes."""
     with transaction.atomic():
-        sync = Sync.objects.select_for_update().select_related("last_run").get(pk=sync.pk)
+        sync = Sync.objects.select_for_update(of=("self",)).select_related("last_run").get(pk=sync.pk)
         if sync.enabled == enabled:
             return sync
         sync.enabled = enabled
