@@ -16,6 +16,7 @@ from apps.api.errors import ApiError, conflict, invalid_request, not_found, vali
 from apps.api.idempotency import idempotent
 from apps.api.pagination import keyset_page
 from apps.api.views import ApiView
+from apps.connections import api_schema as schema
 from apps.connections import catalog
 from apps.connections.api_input import available_types, config_details, parse_create, parse_update
 from apps.connections.models import Connection, ConnectionRole
@@ -56,6 +57,7 @@ class ConnectionView(ApiView):
 
 
 class ConnectionListView(ConnectionView):
+    @schema.connection_list
     def get(self, request: Request) -> Response:
         connections = Connection.objects.filter(workspace=self.workspace, role=self.role)
         if connector_type := request.query_params.get("type"):
@@ -68,6 +70,7 @@ class ConnectionListView(ConnectionView):
             connections = connections.filter(connector_type=connector_type)
         return Response(keyset_page(request, connections, self.resource))
 
+    @schema.connection_create
     def post(self, request: Request) -> Response:
         return idempotent(request, self._create)
 
@@ -90,9 +93,11 @@ class ConnectionListView(ConnectionView):
 
 
 class ConnectionDetailView(ConnectionView):
+    @schema.connection_retrieve
     def get(self, request: Request, connection_id: str) -> Response:
         return Response({"data": self.resource(self.get_connection(connection_id))})
 
+    @schema.connection_update
     def put(self, request: Request, connection_id: str) -> Response:
         connection = self.get_connection(connection_id)
         data = parse_update(self.payload(), connection=connection)
@@ -108,6 +113,7 @@ class ConnectionDetailView(ConnectionView):
             raise validation_error({"default": [str(exc)]}) from exc
         return Response({"data": self.resource(connection)})
 
+    @schema.connection_destroy
     def delete(self, request: Request, connection_id: str) -> Response:
         try:
             connection_delete(connection=self.get_connection(connection_id))
@@ -117,6 +123,7 @@ class ConnectionDetailView(ConnectionView):
 
 
 class ConnectionCheckView(ConnectionView):
+    @schema.connection_check
     def post(self, request: Request, connection_id: str) -> Response:
         return idempotent(request, lambda: self._check(connection_id))
 
@@ -156,6 +163,7 @@ class CatalogView(ConnectionView):
 
 
 class ObjectListView(CatalogView):
+    @schema.object_list
     def get(self, request: Request) -> Response:
         (destination_id,) = self.required_params("destination_id")
         refresh = self.refresh()
@@ -170,6 +178,7 @@ class ObjectListView(CatalogView):
 
 
 class FieldListView(CatalogView):
+    @schema.field_list
     def get(self, request: Request) -> Response:
         destination_id, object_name = self.required_params("destination_id", "object")
         refresh = self.refresh()

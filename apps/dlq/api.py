@@ -10,6 +10,7 @@ from apps.api.idempotency import idempotent
 from apps.api.pagination import keyset_page
 from apps.api.views import ApiView
 from apps.core.timefmt import parse_iso
+from apps.dlq import api_schema as schema
 from apps.dlq.models import DlqEntry
 from apps.dlq.representations import dlq_entry
 from apps.dlq.selectors import dlq_stats
@@ -32,6 +33,7 @@ def parse_bool(name: str, raw: str | None, default: bool) -> bool:
 class DlqListView(ApiView):
     required_scope = "dlq:read"
 
+    @schema.dlq_list
     def get(self, request: Request) -> Response:
         params = request.query_params
         entries = DlqEntry.objects.filter(
@@ -47,6 +49,7 @@ class DlqListView(ApiView):
 class DlqEntryView(ApiView):
     required_scope = "dlq:read"
 
+    @schema.dlq_entry
     def get(self, request: Request, entry_id: str) -> Response:
         entry = DlqEntry.objects.filter(workspace=self.workspace, pk=entry_id).first()
         if entry is None:
@@ -57,6 +60,7 @@ class DlqEntryView(ApiView):
 class DlqStatsView(ApiView):
     required_scope = "dlq:read"
 
+    @schema.dlq_stats
     def get(self, request: Request) -> Response:
         since = None
         if raw := request.query_params.get("since"):
@@ -75,6 +79,7 @@ class DlqStatsView(ApiView):
 class DlqResolveView(ApiView):
     required_scope = "dlq:write"
 
+    @schema.dlq_resolve
     def post(self, request: Request) -> Response:
         return idempotent(request, self._resolve)
 

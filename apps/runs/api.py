@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from apps.api.errors import conflict, invalid_request, not_found
 from apps.api.pagination import keyset_page
 from apps.api.views import ApiView
+from apps.runs import api_schema as schema
 from apps.runs.models import RunStatus, SyncRun
 from apps.runs.representations import run_resource
 from apps.runs.services import RunNotCancelable, run_cancel
@@ -16,6 +17,7 @@ from apps.runs.services import RunNotCancelable, run_cancel
 class RunListView(ApiView):
     required_scope = "syncs:read"
 
+    @schema.run_list
     def get(self, request: Request) -> Response:
         runs = SyncRun.objects.filter(workspace=self.workspace)
         if sync_id := request.query_params.get("sync_id"):
@@ -40,6 +42,7 @@ def get_run(view: ApiView, run_id: str) -> SyncRun:
 class RunDetailView(ApiView):
     required_scope = "syncs:read"
 
+    @schema.run_detail
     def get(self, request: Request, run_id: str) -> Response:
         return Response({"data": run_resource(get_run(self, run_id))})
 
@@ -47,6 +50,7 @@ class RunDetailView(ApiView):
 class RunCancelView(ApiView):
     required_scope = "syncs:run"
 
+    @schema.run_cancel
     def post(self, request: Request, run_id: str) -> Response:
         run = get_run(self, run_id)
         try:

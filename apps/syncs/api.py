@@ -13,6 +13,7 @@ from apps.api.idempotency import idempotent
 from apps.api.pagination import keyset_page
 from apps.api.views import ApiView
 from apps.runs.representations import run_resource
+from apps.syncs import api_schema as schema
 from apps.syncs.models import Sync
 from apps.syncs.representations import sync_resource
 from apps.syncs.services import sync_create, sync_delete, sync_run, sync_toggle, sync_update
@@ -70,6 +71,7 @@ class SyncViewMixin:
 
 
 class SyncListView(SyncViewMixin, ApiView):
+    @schema.sync_list
     def get(self, request: Request) -> Response:
         syncs = Sync.objects.filter(workspace=self.workspace, deleted_at=None).select_related("last_run")
         if destination_id := request.query_params.get("destination_id"):
@@ -78,6 +80,7 @@ class SyncListView(SyncViewMixin, ApiView):
             syncs = syncs.filter(enabled=_query_bool("enabled", enabled))
         return Response(keyset_page(request, syncs, sync_resource))
 
+    @schema.sync_create
     def post(self, request: Request) -> Response:
         return idempotent(request, self._create)
 
@@ -90,9 +93,11 @@ class SyncListView(SyncViewMixin, ApiView):
 
 
 class SyncDetailView(SyncViewMixin, ApiView):
+    @schema.sync_retrieve
     def get(self, request: Request, sync_id: str) -> Response:
         return Response({"data": sync_resource(self.get_sync(sync_id))})
 
+    @schema.sync_update
     def put(self, request: Request, sync_id: str) -> Response:
         sync = self.get_sync(sync_id)
         try:
@@ -101,6 +106,7 @@ class SyncDetailView(SyncViewMixin, ApiView):
             raise _invalid_sync(exc) from exc
         return Response({"data": sync_resource(sync)})
 
+    @schema.sync_destroy
     def delete(self, request: Request, sync_id: str) -> Response:
         sync_delete(sync=self.get_sync(sync_id), actor=self.principal.name)
         return Response(status=204)
@@ -109,6 +115,7 @@ class SyncDetailView(SyncViewMixin, ApiView):
 class SyncRunView(SyncViewMixin, ApiView):
     required_scope = "syncs:run"  # type: ignore[assignment]
 
+    @schema.sync_run
     def post(self, request: Request) -> Response:
         return idempotent(request, self._run)
 
@@ -150,6 +157,7 @@ class SyncRunView(SyncViewMixin, ApiView):
 
 
 class SyncToggleView(SyncViewMixin, ApiView):
+    @schema.sync_toggle
     def post(self, request: Request) -> Response:
         return idempotent(request, self._toggle)
 
