@@ -10,8 +10,14 @@ class DlqEntry(models.Model):
     """One record that failed after retries, or failed validation before it was sent."""
 
     id = PrefixedIdField("dlq")
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="dlq_entries")
-    sync = models.ForeignKey("syncs.Sync", on_delete=models.CASCADE, related_name="dlq_entries")
+    # No single-column indexes on workspace and sync: the composite indexes below lead with them,
+    # and every index is one more write per entry resolved (10,000 per API call).
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="dlq_entries", db_index=False
+    )
+    sync = models.ForeignKey(
+        "syncs.Sync", on_delete=models.CASCADE, related_name="dlq_entries", db_index=False
+    )
     run = models.ForeignKey("runs.SyncRun", on_delete=models.CASCADE, related_name="dlq_entries")
     destination = models.ForeignKey("connections.Connection", on_delete=models.PROTECT, related_name="+")
     object_name = models.CharField(max_length=200)
@@ -58,8 +64,19 @@ class DlqEntry(models.Model):
             models.Index(fields=["workspace", "resolved", "-id"], name="dlq_ws_resolved"),
             models.Index(fields=["workspace", "sync", "resolved", "-id"], name="dlq_ws_sync_resolved"),
             models.Index(fields=["workspace", "error_code", "resolved", "-id"], name="dlq_ws_code_resolved"),
-            # Stats windows and "oldest open failure".
-            models.Index(fields=["workspace", "failed_at"], name="dlq_ws_failed_at"),
+            # dlq_stats: index-only scans that count open entries by sync and error code (with
+            # the oldest failure) and resolved entries, for a workspace or one sync, in a window.
+            # Partial, so an entry sits in one of the two and resolving it writes only one.
+            models.Index(
+                fields=["workspace", "sync", "error_code", "failed_at"],
+                condition=models.Q(resolved=False),
+                name="dlq_stats_open",
+            ),
+            models.Index(
+                fields=["workspace", "sync", "failed_at"],
+                condition=models.Q(resolved=True),
+                name="dlq_stats_resolved",
+            ),
             # Finding a key's open entry when the row finally goes through.
             models.Index(fields=["sync", "record_key", "resolved"], name="dlq_sync_key"),
         ]

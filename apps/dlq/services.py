@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.audit.services import audit_record
 from apps.dlq.models import DlqEntry
 from apps.runs.models import RunTrigger, SyncRun
+from apps.syncs.models import Sync
 
 SUCCEEDED_ON_RETRY = "succeeded_on_retry"
 SYSTEM_ACTOR = "syncline"
@@ -157,21 +158,21 @@ def dlq_resolve(
     """Resolve open entries; with ``replay``, start one run per affected sync that re-reads the
     CURRENT warehouse rows for those keys and writes them (trigger ``replay``)."""
     wanted = list(dict.fromkeys(ids))
-    entries = {
-        e.id: e
-        for e in DlqEntry.objects.select_related("sync").filter(workspace_id=workspace_id, id__in=wanted)
-    }
-    not_found = [i for i in wanted if i not in entries]
-    already = [i for i in wanted if i in entries and entries[i].resolved]
-    to_resolve = [entries[i] for i in wanted if i in entries and not entries[i].resolved]
     replay_runs: list[SyncRun] = []
     now = timezone.now()
     with transaction.atomic():
-        resolved_ids = [e.id for e in to_resolve]
-        DlqEntry.objects.filter(id__in=resolved_ids, resolved=False).update(
-            resolved=True, resolved_at=now, resolution_reason=reason, resolution_note=note, resolved_by=by
+        # Set-based: read two columns of the named entries, update the open ones in one statement;
+        # whole rows (payloads) are never loaded.
+        state = dict(
+            DlqEntry.objects.filter(workspace_id=workspace_id, id__in=wanted).values_list("id", "resolved")
         )
+        not_found = [i for i in wanted if i not in state]
+        already = [i for i in wanted if state.get(i) is True]
+        resolved_ids = [i for i in wanted if state.get(i) is False]
         if resolved_ids:
+            DlqEntry.objects.filter(id__in=resolved_ids, resolved=False).update(
+                resolved=True, resolved_at=now, resolution_reason=reason, resolution_note=note, resolved_by=by
+            )
             audit_record(
                 workspace_id=workspace_id,
                 actor=by,
@@ -179,14 +180,21 @@ def dlq_resolve(
                 object_type="dlq_entry",
                 details={"ids": resolved_ids, "reason": reason, "note": note, "replay": replay},
             )
-        if replay:
-            by_sync: dict[str, list[DlqEntry]] = {}
-            for entry in to_resolve:
-                if entry.record_key is not None and entry.sync.deleted_at is None:
-                    by_sync.setdefault(entry.sync_id, []).append(entry)
-            for sync_entries in by_sync.values():
-                run = _replay_run(sync_entries, by)
-                DlqEntry.objects.filter(id__in=[e.id for e in sync_entries]).update(replay_run=run)
+        if replay and resolved_ids:
+            # Entries with a key, of syncs not deleted, grouped by sync in the order of the ids.
+            sync_of = dict(
+                DlqEntry.objects.filter(
+                    id__in=resolved_ids, record_key__isnull=False, sync__deleted_at__isnull=True
+                ).values_list("id", "sync_id")
+            )
+            by_sync: dict[str, list[str]] = {}
+            for entry_id in resolved_ids:
+                if entry_id in sync_of:
+                    by_sync.setdefault(sync_of[entry_id], []).append(entry_id)
+            syncs = Sync.objects.in_bulk(list(by_sync))
+            for sync_id, entry_ids in by_sync.items():
+                run = _replay_run(syncs[sync_id], by)
+                DlqEntry.objects.filter(id__in=entry_ids).update(replay_run=run)
                 replay_runs.append(run)
                 audit_record(
                     workspace_id=workspace_id,
@@ -194,15 +202,15 @@ def dlq_resolve(
                     action="dlq.replayed",
                     object_type="sync",
                     object_id=run.sync_id,
-                    details={"run_id": run.id, "ids": [e.id for e in sync_entries]},
+                    details={"run_id": run.id, "ids": entry_ids},
                 )
     return ResolveResult(resolved_ids, already, not_found, replay_runs)
 
 
-def _replay_run(entries: list[DlqEntry], by: str) -> SyncRun:
+def _replay_run(sync: Sync, by: str) -> SyncRun:
     """A replay run for the entries' sync. If the sync is already running, that run is returned:
     the resolved entries' rows are not in the accepted state, so it sends them anyway."""
     from apps.runs.services import run_enqueue  # runs.services imports syncs; keep import order simple
 
-    run, _ = run_enqueue(sync=entries[0].sync, trigger=RunTrigger.REPLAY, requested_by=by)
+    run, _ = run_enqueue(sync=sync, trigger=RunTrigger.REPLAY, requested_by=by)
     return run
