@@ -189,3 +189,20 @@ def test_resolving_and_replaying_is_audited(api, failed_sync):
         and events["dlq.resolved"].details["reason"] == "fixed_upstream"
     )
     assert events["dlq.replayed"].object_id == failed_sync.id
+
+
+@pytest.mark.parametrize(
+    ("since", "status", "normalised"),
+    [
+        ("4347-04-16T00:40:16-23:37", 200, "4347-04-17T00:17:16Z"),
+        ("0001-01-01T00:00:00+05:00", 400, None),  # before year 1 in UTC
+    ],
+)
+def test_stats_since_with_extreme_offsets(api, since, status, normalised):
+    # PostgreSQL refuses offsets past ±15:59 (these were 500s there): converted to UTC first.
+    from urllib.parse import quote
+
+    response = api.get(f"{API}/dlq/stats?since={quote(since)}")
+    assert response.status_code == status
+    if normalised:
+        assert response.json()["data"]["window"]["since"] == normalised
