@@ -17,8 +17,6 @@ from apps.dlq.selectors import dlq_stats
 from apps.dlq.services import dlq_resolve
 from apps.runs.representations import run_resource
 
-MAX_RESOLVE_IDS = 10_000
-
 
 def parse_bool(name: str, raw: str | None, default: bool) -> bool:
     if raw in (None, ""):
@@ -89,8 +87,8 @@ class DlqResolveView(ApiView):
         ids = data.get("ids")
         if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
             errors["ids"] = ["A non-empty list of DLQ entry ids is required."]
-        elif len(ids) > MAX_RESOLVE_IDS:
-            errors["ids"] = [f"At most {MAX_RESOLVE_IDS} ids per request."]
+        elif len(ids) > schema.MAX_RESOLVE_IDS:
+            errors["ids"] = [f"At most {schema.MAX_RESOLVE_IDS} ids per request."]
         reason = data.get("reason")
         if not isinstance(reason, str) or not reason.strip() or len(reason) > 64:
             errors["reason"] = ["A short reason code is required, e.g. fixed_upstream, skipped, manual_push."]

@@ -20,7 +20,7 @@ from apps.api.schema import (
 from apps.runs.api_schema import RUN
 
 TAGS = ["Dead letter queue"]
-MAX_RESOLVE_IDS = 10_000  # apps.dlq.api.MAX_RESOLVE_IDS (not imported: that module imports this one)
+MAX_RESOLVE_IDS = 10_000  # the one definition: apps.dlq.api enforces it
 
 
 class ResolutionSerializer(serializers.Serializer):

@@ -19,7 +19,6 @@ from apps.syncs.representations import sync_resource
 from apps.syncs.services import sync_create, sync_delete, sync_run, sync_toggle, sync_update
 from apps.syncs.validation import SyncValidationError
 
-MAX_RUN_IDS = 100
 RUN_FIELDS = frozenset({"sync_id", "sync_ids", "full_resync"})
 TOGGLE_FIELDS = frozenset({"sync_id", "enabled"})
 
@@ -134,8 +133,8 @@ class SyncRunView(SyncViewMixin, ApiView):
                 errors["syncId"] = ["syncId must be a sync id (a string)."]
         elif not isinstance(many, list) or not many or not all(isinstance(i, str) and i for i in many):
             errors["syncIds"] = ["syncIds must be a non-empty list of sync ids."]
-        elif len(many) > MAX_RUN_IDS:
-            errors["syncIds"] = [f"At most {MAX_RUN_IDS} syncs per request (got {len(many)})."]
+        elif len(many) > schema.MAX_RUN_IDS:
+            errors["syncIds"] = [f"At most {schema.MAX_RUN_IDS} syncs per request (got {len(many)})."]
         else:
             ids = list(dict.fromkeys(many))  # one run per sync, even if an id is repeated
         full_resync = data.get("full_resync", False)

@@ -30,7 +30,7 @@ from apps.syncs.models import IncrementalStrategy, ScheduleType, SyncStatus
 from apps.syncs.validation import MAX_NAME, MAX_QUERY
 
 TAGS = ["Syncs"]
-MAX_RUN_IDS = 100  # apps.syncs.api.MAX_RUN_IDS (not imported: that module imports this one)
+MAX_RUN_IDS = 100  # the one definition: apps.syncs.api enforces it
 
 # --- Shared shapes ---------------------------------------------------------------------------
 
