@@ -43,6 +43,18 @@ def refuse_nul_characters(request: Request) -> None:
         raise invalid_request("The request body contains a NUL character (\\u0000).")
 
 
+def query_bool(request: Request, name: str, default: bool) -> bool:
+    """A true/false query parameter (also 1/0); anything else is a 400 naming it."""
+    raw = request.query_params.get(name, "")
+    if raw == "":
+        return default
+    if raw.lower() in ("true", "1"):
+        return True
+    if raw.lower() in ("false", "0"):
+        return False
+    raise invalid_request(f"{name} must be true or false.", {name: [f"Got {raw!r}; use true or false."]})
+
+
 class ApiView(APIView):
     authentication_classes = [BearerKeyAuthentication]
     permission_classes = [HasScope]

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from apps.api.errors import ApiError, conflict, invalid_request, not_found, validation_error
 from apps.api.idempotency import idempotent
 from apps.api.pagination import keyset_page
-from apps.api.views import ApiView
+from apps.api.views import ApiView, query_bool
 from apps.connections import api_schema as schema
 from apps.connections import catalog
 from apps.connections.api_input import available_types, config_details, parse_create, parse_update
@@ -148,10 +148,7 @@ class CatalogView(ConnectionView):
         return values
 
     def refresh(self) -> bool:
-        raw = self.request.query_params.get("refresh", "").lower()
-        if raw not in ("", "true", "false", "1", "0"):
-            raise invalid_request("refresh must be true or false.", {"refresh": [f"Got {raw!r}."]})
-        return raw in ("true", "1")
+        return query_bool(self.request, "refresh", False)
 
     def unavailable(self, exc: ConnectorError, connection: Connection) -> ApiError:
         return ApiError(

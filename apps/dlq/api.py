@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from apps.api.errors import invalid_request, not_found, validation_error
 from apps.api.idempotency import idempotent
 from apps.api.pagination import keyset_page
-from apps.api.views import ApiView
+from apps.api.views import ApiView, query_bool
 from apps.core.timefmt import parse_iso
 from apps.dlq import api_schema as schema
 from apps.dlq.models import DlqEntry
@@ -18,16 +18,6 @@ from apps.dlq.services import dlq_resolve
 from apps.runs.representations import run_resource
 
 
-def parse_bool(name: str, raw: str | None, default: bool) -> bool:
-    if raw in (None, ""):
-        return default
-    if raw.lower() in ("true", "1"):
-        return True
-    if raw.lower() in ("false", "0"):
-        return False
-    raise invalid_request(f"{name} must be true or false.", {name: [f"Got {raw!r}."]})
-
-
 class DlqListView(ApiView):
     required_scope = "dlq:read"
 
@@ -35,7 +25,7 @@ class DlqListView(ApiView):
     def get(self, request: Request) -> Response:
         params = request.query_params
         entries = DlqEntry.objects.filter(
-            workspace=self.workspace, resolved=parse_bool("resolved", params.get("resolved"), False)
+            workspace=self.workspace, resolved=query_bool(request, "resolved", False)
         )
         if sync_id := params.get("sync_id"):
             entries = entries.filter(sync_id=sync_id)

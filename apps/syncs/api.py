@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from apps.api.errors import ApiError, invalid_request, not_found, validation_error
 from apps.api.idempotency import idempotent
 from apps.api.pagination import keyset_page
-from apps.api.views import ApiView
+from apps.api.views import ApiView, query_bool
 from apps.runs.representations import run_resource
 from apps.syncs import api_schema as schema
 from apps.syncs.models import Sync
@@ -25,14 +25,6 @@ TOGGLE_FIELDS = frozenset({"sync_id", "enabled"})
 
 def _invalid_sync(exc: SyncValidationError) -> ApiError:
     return validation_error(exc.details, f"The sync is not valid: see details ({', '.join(exc.details)}).")
-
-
-def _query_bool(name: str, raw: str) -> bool:
-    if raw.lower() in ("true", "1"):
-        return True
-    if raw.lower() in ("false", "0"):
-        return False
-    raise invalid_request(f"{name} must be true or false.", {name: [f"Got {raw!r}; use true or false."]})
 
 
 def _unknown_fields(data: dict[str, Any], allowed: frozenset[str], errors: dict[str, list[str]]) -> None:
@@ -75,8 +67,8 @@ class SyncListView(SyncViewMixin, ApiView):
         syncs = Sync.objects.filter(workspace=self.workspace, deleted_at=None).select_related("last_run")
         if destination_id := request.query_params.get("destination_id"):
             syncs = syncs.filter(destination_id=destination_id)
-        if enabled := request.query_params.get("enabled"):
-            syncs = syncs.filter(enabled=_query_bool("enabled", enabled))
+        if request.query_params.get("enabled"):
+            syncs = syncs.filter(enabled=query_bool(request, "enabled", True))
         return Response(keyset_page(request, syncs, sync_resource))
 
     @schema.sync_create
