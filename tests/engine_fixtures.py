@@ -4,11 +4,13 @@ HTTP-destination sync factory (registered for every test by tests/conftest.py)."
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from apps.connections.models import Connection
 from apps.connections.services import connection_create
 from apps.connectors.destinations.sandbox import SandboxDestination
 from apps.connectors.registry import parse_config
@@ -48,8 +50,14 @@ def engine_var(settings, tmp_path: Path) -> Path:
     return settings.SYNCLINE_VAR_DIR
 
 
+@dataclass
+class WarehouseConnections:
+    source: Connection  # the warehouse fixture, as the workspace's DuckDB source "wh"
+    destination: Connection  # the crm fixture's sandbox account, as destination "crm"
+
+
 @pytest.fixture
-def make_sync(db, workspace, warehouse, tmp_path, engine_var) -> Callable[..., Sync]:
+def connections(db, workspace, warehouse, tmp_path, engine_var) -> WarehouseConnections:
     source = connection_create(
         workspace=workspace,
         role="source",
@@ -64,6 +72,12 @@ def make_sync(db, workspace, warehouse, tmp_path, engine_var) -> Callable[..., S
         name="crm",
         config={"path": str(tmp_path / "crm.sqlite3")},
     )
+    return WarehouseConnections(source, sandbox)
+
+
+@pytest.fixture
+def make_sync(workspace, connections) -> Callable[..., Sync]:
+    source, sandbox = connections.source, connections.destination
 
     def make(**overrides) -> Sync:
         values = {

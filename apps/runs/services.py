@@ -105,13 +105,19 @@ def run_finish(
     return run
 
 
+def run_makes_sync_failing(run: SyncRun, failure_threshold: float) -> bool:
+    """The rule for a sync's ``failing`` status: its last run failed, or the share of its rows to
+    write that failed is over the sync's threshold."""
+    failed_share = run.rows_failed / max(1, run.rows_added + run.rows_changed + run.rows_removed)
+    return run.status == RunStatus.FAILED or bool(run.rows_failed and failed_share > failure_threshold)
+
+
 def _update_sync_after_run(run: SyncRun) -> None:
     sync = Sync.objects.select_for_update().get(pk=run.sync_id)
     sync.last_run = run
-    failed_share = run.rows_failed / max(1, run.rows_added + run.rows_changed + run.rows_removed)
     if not sync.enabled:
         sync.status = SyncStatus.PAUSED
-    elif run.status == RunStatus.FAILED or (run.rows_failed and failed_share > sync.failure_threshold):
+    elif run_makes_sync_failing(run, sync.failure_threshold):
         sync.status = SyncStatus.FAILING
     elif run.status != RunStatus.CANCELED:
         sync.status = SyncStatus.HEALTHY

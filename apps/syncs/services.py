@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from apps.accounts.models import Workspace
 from apps.audit.services import audit_record
-from apps.runs.models import RunStatus, RunTrigger, SyncRun
-from apps.runs.services import run_enqueue
+from apps.runs.models import RunTrigger, SyncRun
+from apps.runs.services import run_enqueue, run_makes_sync_failing
 from apps.syncs.models import ScheduleType, Sync, SyncStatus
 from apps.syncs.scheduler import next_fire_time
 from apps.syncs.validation import sync_validate
@@ -125,15 +125,10 @@ def _next_run_at(sync: Sync) -> dt.datetime | None:
 def _status_when(sync: Sync) -> str:
     """The status a sync takes when it is enabled or paused.
 
-    A re-enabled sync is failing if its last run was, by the same rule a finishing run applies
-    (``apps.runs.services``): failed, or a share of failed rows over the sync's threshold.
+    A re-enabled sync is failing if its last run was, by the rule a finishing run applies.
     """
     if not sync.enabled:
         return SyncStatus.PAUSED
-    run = sync.last_run
-    if run is None:
-        return SyncStatus.HEALTHY
-    failed_share = run.rows_failed / max(1, run.rows_added + run.rows_changed + run.rows_removed)
-    if run.status == RunStatus.FAILED or (run.rows_failed and failed_share > sync.failure_threshold):
+    if sync.last_run is not None and run_makes_sync_failing(sync.last_run, sync.failure_threshold):
         return SyncStatus.FAILING
     return SyncStatus.HEALTHY

@@ -16,6 +16,7 @@ from apps.connections.services import connection_create
 from apps.connectors.base import ConnectorError
 from apps.connectors.destinations.sandbox import SandboxDestination
 from apps.syncs.models import Sync
+from tests.api.clients import client_for
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/reverse-etl"
@@ -44,9 +45,7 @@ def clients():
     made: list[RecordingClient] = []
 
     def make(raw_key: str | None) -> RecordingClient:
-        client = RecordingClient()
-        if raw_key:
-            client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+        client = client_for(raw_key, RecordingClient())
         made.append(client)
         return client
 

@@ -11,16 +11,10 @@ from apps.connections.services import connection_create
 from apps.dlq.models import DlqEntry
 from apps.runs.models import SyncRun
 from apps.syncs.models import Sync
+from tests.api.clients import client_for
 
 pytestmark = pytest.mark.django_db
 BASES = ["/api/reverse-etl", "/v1/api/reverse-etl"]
-
-
-def client_for(raw_key: str | None) -> APIClient:
-    client = APIClient()
-    if raw_key:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
-    return client
 
 
 @pytest.fixture

@@ -4,12 +4,12 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from apps.accounts.services import api_key_create
 from apps.dlq.models import DlqEntry
 from apps.engine.runner import run_sync
 from apps.runs.models import SyncRun
+from tests.api.clients import client_for
 from tests.engine.conftest import run_now
 
 pytestmark = pytest.mark.django_db
@@ -18,11 +18,7 @@ API = "/api/reverse-etl"
 
 @pytest.fixture
 def api(workspace):
-    client = APIClient()
-    client.credentials(
-        HTTP_AUTHORIZATION=f"Bearer {api_key_create(workspace=workspace, name='ops', scopes=['*']).raw_key}"
-    )
-    return client
+    return client_for(api_key_create(workspace=workspace, name="ops", scopes=["*"]).raw_key)
 
 
 @pytest.fixture
@@ -164,9 +160,7 @@ def test_resolve_validation(api, body, field):
 
 
 def test_dlq_write_needs_its_scope(workspace, failed_sync):
-    raw_key = api_key_create(workspace=workspace, name="r", scopes=["dlq:read"]).raw_key
-    reader = APIClient()
-    reader.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    reader = client_for(api_key_create(workspace=workspace, name="r", scopes=["dlq:read"]).raw_key)
     assert reader.get(f"{API}/dlq").status_code == 200
     assert (
         reader.post(f"{API}/dlq/resolve", {"ids": ["x"], "reason": "skipped"}, format="json").status_code

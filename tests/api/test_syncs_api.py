@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -13,52 +12,22 @@ from rest_framework.test import APIClient
 
 from apps.accounts.services import api_key_create, api_key_revoke
 from apps.audit.models import AuditEvent
-from apps.connections.models import Connection, SavedModel
+from apps.connections.models import SavedModel
 from apps.connections.services import connection_create
 from apps.dlq.models import DlqEntry
 from apps.runs.models import SyncRun
 from apps.syncs.models import Sync
+from tests.api.clients import client_for
+from tests.engine_fixtures import WarehouseConnections
 
 pytestmark = pytest.mark.django_db
 API = "/api/reverse-etl"
 DROP = object()  # an override that removes the field from the body
 
 
-def client_for(raw_key: str | None) -> APIClient:
-    client = APIClient()
-    if raw_key:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
-    return client
-
-
 @pytest.fixture
 def api(workspace) -> APIClient:
     return client_for(api_key_create(workspace=workspace, name="ops", scopes=["*"]).raw_key)
-
-
-@dataclass
-class Conns:
-    source: Connection
-    destination: Connection
-
-
-@pytest.fixture
-def conns(workspace, warehouse, tmp_path, engine_var) -> Conns:
-    source = connection_create(
-        workspace=workspace,
-        role="source",
-        connector_type="duckdb",
-        name="wh",
-        config={"path": str(warehouse.path)},
-    )
-    destination = connection_create(
-        workspace=workspace,
-        role="destination",
-        connector_type="sandbox",
-        name="crm",
-        config={"path": str(tmp_path / "crm.sqlite3")},
-    )
-    return Conns(source, destination)
 
 
 MAPPINGS = [
@@ -69,11 +38,11 @@ MAPPINGS = [
 ]
 
 
-def body(conns: Conns, **overrides: Any) -> dict[str, Any]:
+def body(connections: WarehouseConnections, **overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "name": "customers to crm",
         "sourceQuery": "SELECT * FROM customers",
-        "destinationId": conns.destination.id,
+        "destinationId": connections.destination.id,
         "objectName": "contacts",
         "fieldMappings": MAPPINGS,
         "syncMode": "upsert",
@@ -86,8 +55,8 @@ def create(api: APIClient, data: dict[str, Any], **extra: Any):
     return api.post(f"{API}/syncs", data, format="json", **extra)
 
 
-def created(api: APIClient, conns: Conns, **overrides: Any) -> dict[str, Any]:
-    response = create(api, body(conns, **overrides))
+def created(api: APIClient, connections: WarehouseConnections, **overrides: Any) -> dict[str, Any]:
+    response = create(api, body(connections, **overrides))
     assert response.status_code == 201, response.json()
     return response.json()["data"]
 
@@ -105,8 +74,8 @@ def assert_field_error(response, field: str, *fragments: str) -> None:
 # --- success paths -------------------------------------------------------------------------------
 
 
-def test_create_with_camel_case_returns_the_contract_shape(api, conns):
-    response = create(api, body(conns))
+def test_create_with_camel_case_returns_the_contract_shape(api, connections):
+    response = create(api, body(connections))
     assert response.status_code == 201
     data = response.json()["data"]
     assert data["id"].startswith("retl_sync_") and data["type"] == "reverse_etl_sync"
@@ -115,7 +84,7 @@ def test_create_with_camel_case_returns_the_contract_shape(api, conns):
         "name": "customers to crm",
         "source_query": "SELECT * FROM customers",
         "source_id": None,  # the workspace default, followed at run time
-        "destination_id": conns.destination.id,
+        "destination_id": connections.destination.id,
         "object_name": "contacts",
         "field_mappings": [{**m, "key": m.get("key", False)} for m in MAPPINGS],
         "sync_mode": "upsert",
@@ -129,20 +98,20 @@ def test_create_with_camel_case_returns_the_contract_shape(api, conns):
         "updated_at": attributes["updated_at"],
     }
     assert attributes["created_at"].endswith("Z") and attributes["updated_at"].endswith("Z")
-    assert Sync.objects.get(pk=data["id"]).workspace == conns.source.workspace
+    assert Sync.objects.get(pk=data["id"]).workspace == connections.source.workspace
     event = AuditEvent.objects.get(action="sync.created")
     assert event.object_id == data["id"] and event.actor.startswith("api key ops")
 
 
-def test_create_with_snake_case_cron_and_watermark(api, conns):
+def test_create_with_snake_case_cron_and_watermark(api, connections):
     data = created(
         api,
-        conns,
+        connections,
         **{"sourceQuery": DROP, "destinationId": DROP, "objectName": DROP, "fieldMappings": DROP},
         **{"syncMode": DROP},
         source_query="SELECT id, email, updated_at FROM customers",
-        source_id=conns.source.id,
-        destination_id=conns.destination.id,
+        source_id=connections.source.id,
+        destination_id=connections.destination.id,
         object_name="contacts",
         field_mappings=[{"source": "id", "destination": "external_id", "key": True}],
         sync_mode="update",
@@ -151,7 +120,7 @@ def test_create_with_snake_case_cron_and_watermark(api, conns):
         enabled=True,
     )
     attributes = data["attributes"]
-    assert attributes["source_id"] == conns.source.id and attributes["sync_mode"] == "update"
+    assert attributes["source_id"] == connections.source.id and attributes["sync_mode"] == "update"
     assert attributes["schedule"] == {
         "type": "cron",
         "expression": "15 */4 * * *",
@@ -163,18 +132,18 @@ def test_create_with_snake_case_cron_and_watermark(api, conns):
     assert next_run.astimezone(dt.UTC).minute == 15
 
 
-def test_create_from_a_saved_model(api, conns, workspace):
+def test_create_from_a_saved_model(api, connections, workspace):
     SavedModel.objects.create(
         workspace=workspace,
         name="active_customers",
         sql="SELECT * FROM customers WHERE score > 10",
         primary_key="id",
     )
-    data = created(api, conns, sourceQuery="semantic:active_customers")
+    data = created(api, connections, sourceQuery="semantic:active_customers")
     assert data["attributes"]["source_query"] == "semantic:active_customers"
 
 
-def test_create_to_a_free_form_destination(api, conns, workspace):
+def test_create_to_a_free_form_destination(api, connections, workspace):
     hook = connection_create(
         workspace=workspace,
         role="destination",
@@ -184,7 +153,7 @@ def test_create_to_a_free_form_destination(api, conns, workspace):
     )
     data = created(
         api,
-        conns,
+        connections,
         destinationId=hook.id,
         objectName="anything",
         fieldMappings=[
@@ -195,8 +164,8 @@ def test_create_to_a_free_form_destination(api, conns, workspace):
     assert data["attributes"]["object_name"] == "anything"
 
 
-def test_get_and_other_workspace_is_404(api, conns, other_workspace):
-    sync_id = created(api, conns)["id"]
+def test_get_and_other_workspace_is_404(api, connections, other_workspace):
+    sync_id = created(api, connections)["id"]
     response = api.get(f"{API}/syncs/{sync_id}")
     assert response.status_code == 200 and response.json()["data"]["id"] == sync_id
     stranger = client_for(api_key_create(workspace=other_workspace, name="x", scopes=["*"]).raw_key)
@@ -214,7 +183,7 @@ def test_get_and_other_workspace_is_404(api, conns, other_workspace):
     assert api.get(f"{API}/syncs/retl_sync_nope").status_code == 404
 
 
-def test_list_filters_and_pages(api, conns, workspace, tmp_path):
+def test_list_filters_and_pages(api, connections, workspace, tmp_path):
     other_destination = connection_create(
         workspace=workspace,
         role="destination",
@@ -222,10 +191,10 @@ def test_list_filters_and_pages(api, conns, workspace, tmp_path):
         name="crm2",
         config={"path": str(tmp_path / "crm2.sqlite3")},
     )
-    ids = [created(api, conns, name=f"s{i}")["id"] for i in range(4)]
-    paused = created(api, conns, name="paused", enabled=False)["id"]
-    elsewhere = created(api, conns, name="elsewhere", destinationId=other_destination.id)["id"]
-    gone = created(api, conns, name="gone")["id"]
+    ids = [created(api, connections, name=f"s{i}")["id"] for i in range(4)]
+    paused = created(api, connections, name="paused", enabled=False)["id"]
+    elsewhere = created(api, connections, name="elsewhere", destinationId=other_destination.id)["id"]
+    gone = created(api, connections, name="gone")["id"]
     assert api.delete(f"{API}/syncs/{gone}").status_code == 204
 
     seen, cursor = [], None
@@ -250,8 +219,8 @@ def test_list_filters_and_pages(api, conns, workspace, tmp_path):
     assert api.get(f"{API}/syncs", {"limit": 0}).status_code == 400
 
 
-def test_update_applies_partial_changes(api, conns):
-    sync_id = created(api, conns)["id"]
+def test_update_applies_partial_changes(api, connections):
+    sync_id = created(api, connections)["id"]
     response = api.put(
         f"{API}/syncs/{sync_id}",
         {"name": "renamed", "schedule": {"type": "cron", "expression": "0 * * * *", "timezone": "UTC"}},
@@ -273,8 +242,8 @@ def test_update_applies_partial_changes(api, conns):
     assert manual["status"] == "healthy"
 
 
-def test_update_is_validated_as_the_merged_whole(api, conns):
-    sync_id = created(api, conns)["id"]
+def test_update_is_validated_as_the_merged_whole(api, connections):
+    sync_id = created(api, connections)["id"]
     # The object changes but the mappings stay: contacts' fields do not exist on deals.
     response = api.put(f"{API}/syncs/{sync_id}", {"objectName": "deals"}, format="json")
     assert_field_error(response, "fieldMappings[1].destination", "'email'", "does not exist on deals")
@@ -283,8 +252,8 @@ def test_update_is_validated_as_the_merged_whole(api, conns):
     assert Sync.objects.get(pk=sync_id).object_name == "contacts"
 
 
-def test_delete_keeps_history_readable(api, conns):
-    sync_id = created(api, conns)["id"]
+def test_delete_keeps_history_readable(api, connections):
+    sync_id = created(api, connections)["id"]
     run = SyncRun.objects.get(
         pk=api.post(f"{API}/sync/run", {"syncId": sync_id}, format="json").json()["data"][0]["id"]
     )
@@ -312,8 +281,8 @@ def test_delete_keeps_history_readable(api, conns):
     assert api.get(f"{API}/dlq/{entry.id}").status_code == 200
 
 
-def test_run_one_then_deduplicated(api, conns, django_capture_on_commit_callbacks):
-    sync_id = created(api, conns)["id"]
+def test_run_one_then_deduplicated(api, connections, django_capture_on_commit_callbacks):
+    sync_id = created(api, connections)["id"]
     with django_capture_on_commit_callbacks() as callbacks:
         first = api.post(f"{API}/sync/run", {"syncId": sync_id}, format="json")
     assert first.status_code == 202
@@ -333,9 +302,9 @@ def test_run_one_then_deduplicated(api, conns, django_capture_on_commit_callback
     assert SyncRun.objects.filter(sync_id=sync_id).count() == 1
 
 
-def test_run_many_with_full_resync_and_paused(api, conns):
-    first = created(api, conns, name="a")["id"]
-    second = created(api, conns, name="b", enabled=False)["id"]  # paused syncs run when asked
+def test_run_many_with_full_resync_and_paused(api, connections):
+    first = created(api, connections, name="a")["id"]
+    second = created(api, connections, name="b", enabled=False)["id"]  # paused syncs run when asked
     response = api.post(
         f"{API}/sync/run", {"syncIds": [first, second, first], "fullResync": True}, format="json"
     )
@@ -346,8 +315,8 @@ def test_run_many_with_full_resync_and_paused(api, conns):
     assert SyncRun.objects.filter(full_resync=True, trigger="api").count() == 2
 
 
-def test_run_unknown_ids_is_404_and_queues_nothing(api, conns):
-    sync_id = created(api, conns)["id"]
+def test_run_unknown_ids_is_404_and_queues_nothing(api, connections):
+    sync_id = created(api, connections)["id"]
     response = api.post(f"{API}/sync/run", {"syncIds": [sync_id, "retl_sync_nope"]}, format="json")
     assert response.status_code == 404
     error = response.json()["error"]
@@ -373,8 +342,8 @@ def test_run_bad_bodies_are_400(api, payload, field):
     assert response.status_code == 400 and field in response.json()["error"]["details"]
 
 
-def test_run_is_idempotent(api, conns):
-    sync_id = created(api, conns)["id"]
+def test_run_is_idempotent(api, connections):
+    sync_id = created(api, connections)["id"]
     first = api.post(f"{API}/sync/run", {"syncId": sync_id}, format="json", HTTP_IDEMPOTENCY_KEY="run-1")
     SyncRun.objects.update(status="succeeded")  # the run finished; a replay must not start another
     again = api.post(f"{API}/sync/run", {"syncId": sync_id}, format="json", HTTP_IDEMPOTENCY_KEY="run-1")
@@ -382,9 +351,11 @@ def test_run_is_idempotent(api, conns):
     assert SyncRun.objects.count() == 1
 
 
-def test_toggle(api, conns):
+def test_toggle(api, connections):
     sync_id = created(
-        api, conns, schedule={"type": "cron", "expression": "*/5 * * * *", "timezone": "America/New_York"}
+        api,
+        connections,
+        schedule={"type": "cron", "expression": "*/5 * * * *", "timezone": "America/New_York"},
     )["id"]
     off = api.post(f"{API}/sync/toggle", {"syncId": sync_id, "enabled": False}, format="json")
     assert off.status_code == 200
@@ -415,31 +386,31 @@ def test_toggle(api, conns):
 
 
 @pytest.mark.parametrize("header", [None, "Bearer", "Basic abc", "Bearer sk_not_a_key"])
-def test_401_without_a_valid_key(conns, header):
+def test_401_without_a_valid_key(connections, header):
     client = APIClient()
     if header:
         client.credentials(HTTP_AUTHORIZATION=header)
-    response = client.post(f"{API}/syncs", body(conns), format="json")
+    response = client.post(f"{API}/syncs", body(connections), format="json")
     assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
     assert client.get(f"{API}/syncs").status_code == 401
     assert not Sync.objects.exists()
 
 
-def test_revoked_key_is_401(workspace, conns):
+def test_revoked_key_is_401(workspace, connections):
     issued = api_key_create(workspace=workspace, name="old", scopes=["*"])
     api_key_revoke(api_key=issued.api_key)
     assert client_for(issued.raw_key).get(f"{API}/syncs").status_code == 401
 
 
-def test_scopes(workspace, conns, api):
-    sync_id = created(api, conns)["id"]
+def test_scopes(workspace, connections, api):
+    sync_id = created(api, connections)["id"]
     reader = client_for(api_key_create(workspace=workspace, name="r", scopes=["syncs:read"]).raw_key)
     writer = client_for(api_key_create(workspace=workspace, name="w", scopes=["syncs:write"]).raw_key)
     runner = client_for(api_key_create(workspace=workspace, name="x", scopes=["syncs:run"]).raw_key)
     assert reader.get(f"{API}/syncs").status_code == 200
     assert reader.get(f"{API}/syncs/{sync_id}").status_code == 200
     for response in (
-        reader.post(f"{API}/syncs", body(conns), format="json"),
+        reader.post(f"{API}/syncs", body(connections), format="json"),
         reader.put(f"{API}/syncs/{sync_id}", {"name": "x"}, format="json"),
         reader.delete(f"{API}/syncs/{sync_id}"),
         reader.post(f"{API}/sync/toggle", {"syncId": sync_id, "enabled": False}, format="json"),
@@ -457,13 +428,13 @@ def test_scopes(workspace, conns, api):
     assert runner.post(f"{API}/sync/run", {"syncId": sync_id}, format="json").status_code == 202
 
 
-def test_create_is_idempotent(api, conns):
-    first = create(api, body(conns), HTTP_IDEMPOTENCY_KEY="create-1")
-    again = create(api, body(conns), HTTP_IDEMPOTENCY_KEY="create-1")
+def test_create_is_idempotent(api, connections):
+    first = create(api, body(connections), HTTP_IDEMPOTENCY_KEY="create-1")
+    again = create(api, body(connections), HTTP_IDEMPOTENCY_KEY="create-1")
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
     assert Sync.objects.count() == 1
-    other = create(api, body(conns, name="another"), HTTP_IDEMPOTENCY_KEY="create-1")
+    other = create(api, body(connections, name="another"), HTTP_IDEMPOTENCY_KEY="create-1")
     assert other.status_code == 409 and other.json()["error"]["code"] == "conflict"
     assert Sync.objects.count() == 1
 
@@ -471,8 +442,8 @@ def test_create_is_idempotent(api, conns):
 # --- validation errors ----------------------------------------------------------------------------
 
 
-def test_bad_sql_carries_the_warehouse_message(api, conns):
-    response = create(api, body(conns, sourceQuery="SELECT * FROM custmers"))
+def test_bad_sql_carries_the_warehouse_message(api, connections):
+    response = create(api, body(connections, sourceQuery="SELECT * FROM custmers"))
     assert_field_error(response, "sourceQuery", "Table with name custmers does not exist")
 
 
@@ -487,17 +458,17 @@ def test_bad_sql_carries_the_warehouse_message(api, conns):
         ("CREATE TABLE x AS SELECT * FROM customers", "CREATE"),
     ],
 )
-def test_write_statements_are_refused_and_never_run(api, conns, warehouse, sql, fragment):
-    response = create(api, body(conns, sourceQuery=sql))
+def test_write_statements_are_refused_and_never_run(api, connections, warehouse, sql, fragment):
+    response = create(api, body(connections, sourceQuery=sql))
     assert_field_error(response, "sourceQuery", fragment)
     with duckdb.connect(str(warehouse.path), read_only=True) as con:
         assert con.execute("SELECT count(*), min(score) FROM customers").fetchone() == (250, 0)
         assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0] == 1
 
 
-def test_unknown_column_in_a_mapping_is_blamed_on_that_mapping(api, conns):
+def test_unknown_column_in_a_mapping_is_blamed_on_that_mapping(api, connections):
     mappings = [*MAPPINGS[:1], {"source": "lower(emial)", "destination": "email"}, *MAPPINGS[2:]]
-    response = create(api, body(conns, fieldMappings=mappings))
+    response = create(api, body(connections, fieldMappings=mappings))
     assert_field_error(response, "fieldMappings[1].source", "emial")
     assert set(response.json()["error"]["details"]) == {"fieldMappings[1].source"}
 
@@ -603,13 +574,13 @@ def test_unknown_column_in_a_mapping_is_blamed_on_that_mapping(api, conns):
         ({"source_query": "SELECT 1 AS id"}, "sourceQuery", ["Given twice"]),
     ],
 )
-def test_validation_errors(api, conns, overrides, field, fragments):
-    response = create(api, body(conns, **overrides))
+def test_validation_errors(api, connections, overrides, field, fragments):
+    response = create(api, body(connections, **overrides))
     assert_field_error(response, field, *fragments)
     assert not Sync.objects.exists()
 
 
-def test_source_must_be_a_source_of_this_workspace(api, conns, other_workspace, tmp_path):
+def test_source_must_be_a_source_of_this_workspace(api, connections, other_workspace, tmp_path):
     foreign = connection_create(
         workspace=other_workspace,
         role="source",
@@ -617,9 +588,11 @@ def test_source_must_be_a_source_of_this_workspace(api, conns, other_workspace, 
         name="wh",
         config={"path": ":memory:"},
     )
-    assert_field_error(create(api, body(conns, sourceId=foreign.id)), "sourceId", foreign.id)
+    assert_field_error(create(api, body(connections, sourceId=foreign.id)), "sourceId", foreign.id)
     assert_field_error(
-        create(api, body(conns, sourceId=conns.destination.id)), "sourceId", "No source connection"
+        create(api, body(connections, sourceId=connections.destination.id)),
+        "sourceId",
+        "No source connection",
     )
     foreign_destination = connection_create(
         workspace=other_workspace,
@@ -628,11 +601,11 @@ def test_source_must_be_a_source_of_this_workspace(api, conns, other_workspace, 
         name="crm",
         config={"path": str(tmp_path / "other.sqlite3")},
     )
-    response = create(api, body(conns, destinationId=foreign_destination.id))
+    response = create(api, body(connections, destinationId=foreign_destination.id))
     assert_field_error(response, "destinationId", "No destination connection")
 
 
-def test_no_default_warehouse(conns, other_workspace, tmp_path):
+def test_no_default_warehouse(connections, other_workspace, tmp_path):
     client = client_for(api_key_create(workspace=other_workspace, name="k", scopes=["*"]).raw_key)
     destination = connection_create(
         workspace=other_workspace,
@@ -641,10 +614,10 @@ def test_no_default_warehouse(conns, other_workspace, tmp_path):
         name="crm",
         config={"path": str(tmp_path / "other.sqlite3")},
     )
-    response = client.post(f"{API}/syncs", body(conns, destinationId=destination.id), format="json")
+    response = client.post(f"{API}/syncs", body(connections, destinationId=destination.id), format="json")
     assert_field_error(response, "sourceId", "no default warehouse")
 
 
-def test_a_body_that_is_not_an_object_is_400(api, conns):
-    response = api.post(f"{API}/syncs", [body(conns)], format="json")
+def test_a_body_that_is_not_an_object_is_400(api, connections):
+    response = api.post(f"{API}/syncs", [body(connections)], format="json")
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_request"
