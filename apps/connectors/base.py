@@ -22,6 +22,12 @@ FieldType = Literal[
 ]
 FIELD_TYPES: tuple[str, ...] = FieldType.__args__  # type: ignore[attr-defined]
 WRITE_MODES: tuple[str, ...] = ("upsert", "insert", "update", "delete", "mirror")
+# Connector-specific modes of audiences (ads platforms): the query's rows are added to, or removed
+# from, the list. An object lists the modes it supports; these sets say what each mode does.
+AUDIENCE_MODES: tuple[str, ...] = ("add", "remove")
+CREATING_MODES = frozenset({"upsert", "insert", "mirror", "add"})
+UPDATING_MODES = frozenset({"update", "upsert", "mirror"})
+KEY_MODES = frozenset({"upsert", "update", "delete", "mirror", "add", "remove"})
 
 
 class ErrorCode(enum.StrEnum):

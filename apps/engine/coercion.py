@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from apps.connectors.base import ErrorCode
+from apps.connectors.base import CREATING_MODES, ErrorCode
 from apps.core.patterns import EMAIL_PATTERN, PHONE_PATTERN
-from apps.engine.spec import CREATING_MODES, MappedField
+from apps.engine.spec import MappedField
 
 REASON_SEPARATOR = "|"
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from apps.connections.models import Connection, SavedModel
-from apps.connectors.base import Destination, ErrorCode, FieldSpec, ObjectSpec
+from apps.connectors.base import KEY_MODES, Destination, ErrorCode, FieldSpec, ObjectSpec
 from apps.engine.spec import MappedField, Mapping, RunSpec
 from apps.syncs.models import Sync
 
 SEMANTIC_PREFIX = "semantic:"
-KEY_MODES = frozenset({"upsert", "update", "delete", "mirror"})
 
 
 class PlanError(Exception):

@@ -11,9 +11,6 @@ import orjson
 
 from apps.connectors.base import FieldSpec, ObjectSpec
 
-# Modes the engine sends to a connector as they are; "mirror" = upsert + delete of removed rows.
-CREATING_MODES = frozenset({"upsert", "insert", "mirror"})
-
 
 @dataclass(frozen=True)
 class Mapping:

@@ -17,14 +17,20 @@ from apps.connections.catalog import catalog_fields, catalog_objects
 from apps.connections.models import Connection, ConnectionRole, SavedModel
 from apps.connections.services import connector_for
 from apps.connectors import registry
-from apps.connectors.base import Destination, FieldSpec, ObjectSpec, Source
+from apps.connectors.base import (
+    CREATING_MODES,
+    KEY_MODES,
+    UPDATING_MODES,
+    Destination,
+    FieldSpec,
+    ObjectSpec,
+    Source,
+)
 from apps.connectors.sql_guard import UnsafeQueryError, ensure_read_only
-from apps.engine.plan import KEY_MODES, SEMANTIC_PREFIX
+from apps.engine.plan import SEMANTIC_PREFIX
 from apps.engine.query import MappingError, compile_extract, parse_expression
 from apps.engine.spec import MappedField, Mapping
 
-CREATING_MODES = frozenset({"insert", "upsert", "mirror"})
-UPDATING_MODES = frozenset({"update", "upsert", "mirror"})
 LISTED = 50  # names listed in a message at most (a CRM can have hundreds of objects)
 _ANY_FIELD = FieldSpec("value", "value", "json")  # compile_extract only reads the mapping
 

@@ -3,7 +3,9 @@
 Per the API contract: with ``batch_size`` > 1 a body is ``{"records": [record, …]}``, with 1 it is
 the record itself; a 2xx answer may fail single records via ``{"errors": [{"index", "message",
 "code"}]}``; other statuses fail the whole request, classified (429/5xx retryable, honouring
-``Retry-After``). Nothing here retries or waits: the engine's loader acquires the rate limiter
+``Retry-After``). It follows Syncline's API contract (connections section; see docs/api.md) and
+HTTP semantics as RFC 9110 defines them (https://www.rfc-editor.org/rfc/rfc9110: methods, status
+classes, ``Retry-After``). Nothing here retries or waits: the engine's loader acquires the rate limiter
 (``rate_limit()``) before each write and owns retry and backoff.
 """
 
