@@ -244,12 +244,18 @@ def seed(dlq_count: int, run_count: int) -> dict:
             """,
             [workspace.pk],
         )
+    # Rows inserted with SQL bypass the services that keep the daily counters; rebuild them as
+    # the data migration would for an existing queue.
+    from apps.dlq.counters import counts_rebuild
+
+    counts_rebuild(workspace_id=workspace.pk)
     # VACUUM as autovacuum would after a bulk load: statistics, plus the visibility map that
     # index-only scans rely on.
     with connection.cursor() as cur:
         cur.execute(f"VACUUM ANALYZE {DlqEntry._meta.db_table}")
         cur.execute(f"VACUUM ANALYZE {SyncRun._meta.db_table}")
         cur.execute(f"VACUUM ANALYZE {Sync._meta.db_table}")
+        cur.execute("VACUUM ANALYZE dlq_dlqdailycount")
     print(f"  seeded and vacuumed in {time.perf_counter() - started:.1f} s", flush=True)
     return {"raw_key": issued.raw_key}
 

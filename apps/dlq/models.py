@@ -64,18 +64,19 @@ class DlqEntry(models.Model):
             models.Index(fields=["workspace", "resolved", "-id"], name="dlq_ws_resolved"),
             models.Index(fields=["workspace", "sync", "resolved", "-id"], name="dlq_ws_sync_resolved"),
             models.Index(fields=["workspace", "error_code", "resolved", "-id"], name="dlq_ws_code_resolved"),
-            # dlq_stats: index-only scans that count open entries by sync and error code (with
-            # the oldest failure) and resolved entries, for a workspace or one sync, in a window.
-            # Partial, so an entry sits in one of the two and resolving it writes only one.
+            # dlq_stats: counts come from DlqDailyCount; these answer the rest by failure time —
+            # the partial first day of a ``since`` window and the oldest open entry — as
+            # index-only range scans. Partial, so an entry sits in one of the two and resolving
+            # it writes only one.
             models.Index(
-                fields=["workspace", "sync", "error_code", "failed_at"],
+                fields=["workspace", "failed_at", "sync", "error_code"],
                 condition=models.Q(resolved=False),
-                name="dlq_stats_open",
+                name="dlq_open_by_time",
             ),
             models.Index(
-                fields=["workspace", "sync", "failed_at"],
+                fields=["workspace", "failed_at", "sync", "error_code"],
                 condition=models.Q(resolved=True),
-                name="dlq_stats_resolved",
+                name="dlq_resolved_by_time",
             ),
             # Finding a key's open entry when the row finally goes through.
             models.Index(fields=["sync", "record_key", "resolved"], name="dlq_sync_key"),
@@ -89,3 +90,29 @@ class DlqEntry(models.Model):
         if not self.resolved:
             return None
         return {"reason": self.resolution_reason, "note": self.resolution_note, "by": self.resolved_by}
+
+
+class DlqDailyCount(models.Model):
+    """Entries that failed on one UTC day, per sync and error code: open and resolved.
+
+    Kept in step with the entries by every DLQ write (see ``apps.dlq.counters``), so stats over a
+    whole workspace read a few thousand rows instead of counting a million entries.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    sync = models.ForeignKey("syncs.Sync", on_delete=models.CASCADE, related_name="+")
+    error_code = models.CharField(max_length=64)
+    day = models.DateField()
+    open_count = models.IntegerField(default=0)
+    resolved_count = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = "DLQ daily count"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "sync", "error_code", "day"], name="dlq_daily_count_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.sync_id} {self.error_code}: {self.open_count} open"

@@ -6,11 +6,11 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
 from apps.core.timefmt import iso
-from apps.dlq.models import DlqEntry
+from apps.dlq.models import DlqDailyCount, DlqEntry
 from apps.syncs.models import Sync
 
 
@@ -18,28 +18,58 @@ def dlq_stats(
     *, workspace_id: str, sync_id: str | None = None, since: dt.datetime | None = None
 ) -> dict[str, Any]:
     """Counts for monitoring. Every count covers entries failed at or after ``since`` (all when
-    omitted); the breakdowns by error code and by sync count open entries, the ones to act on."""
-    # Two index-only scans (dlq_stats_open, dlq_stats_resolved) instead of four passes over the
-    # table: open entries grouped by (sync, error code), from which every open figure follows, and
-    # a count of the resolved ones. count(*), not count(id): the id is not in those indexes.
+    omitted); the breakdowns by error code and by sync count open entries, the ones to act on.
+
+    Whole days come from the daily counters (``apps.dlq.counters``); only the part of ``since``'s
+    day after ``since`` is counted from the entries, by index range scans on failure time.
+    """
+    counters = DlqDailyCount.objects.filter(workspace_id=workspace_id)
     entries = DlqEntry.objects.filter(workspace_id=workspace_id)
     if sync_id:
+        counters = counters.filter(sync_id=sync_id)
         entries = entries.filter(sync_id=sync_id)
+    open_counts: dict[tuple[str, str], int] = defaultdict(int)
+    resolved_count = 0
+    oldest_from: dt.datetime | None = since
     if since is not None:
-        entries = entries.filter(failed_at__gte=since)
-    groups = list(
-        entries.filter(resolved=False)
-        .values("sync_id", "error_code")
-        .annotate(count=Count("*"), oldest=Min("failed_at"))
+        first_full_day = _day_start(since)
+        if first_full_day < since:
+            first_full_day += dt.timedelta(days=1)
+        partial = entries.filter(failed_at__gte=since, failed_at__lt=first_full_day)
+        # Two queries, one per partial index (a query over both states could use neither).
+        for row in (
+            partial.filter(resolved=False).values("sync_id", "error_code").annotate(n=Count("*")).order_by()
+        ):
+            open_counts[(row["sync_id"], row["error_code"])] += row["n"]
+        resolved_count += partial.filter(resolved=True).count()
+        counters = counters.filter(day__gte=first_full_day.date())
+        has_open_in_partial = bool(open_counts)
+    else:
+        has_open_in_partial = False
+    for row in (
+        counters.values("sync_id", "error_code")
+        .annotate(open=Sum("open_count"), resolved=Sum("resolved_count"))
         .order_by()
-    )
-    resolved_count = entries.filter(resolved=True).count()
-    open_count = sum(g["count"] for g in groups)
+    ):
+        if row["open"]:
+            open_counts[(row["sync_id"], row["error_code"])] += row["open"]
+        resolved_count += row["resolved"]
+    if not has_open_in_partial:
+        # Start the search for the oldest open entry on the first day the counters say has one,
+        # so a sync's range scan does not walk other syncs' older entries.
+        first_day = counters.filter(open_count__gt=0).aggregate(first=Min("day"))["first"]
+        oldest_from = None if first_day is None else _day_start(first_day)
+    oldest = None
+    if oldest_from is not None:
+        oldest = entries.filter(resolved=False, failed_at__gte=oldest_from).aggregate(
+            oldest=Min("failed_at")
+        )["oldest"]
     code_counts: dict[str, int] = defaultdict(int)
     sync_counts: dict[str, int] = defaultdict(int)
-    for g in groups:
-        code_counts[g["error_code"]] += g["count"]
-        sync_counts[g["sync_id"]] += g["count"]
+    for (sid, code), count in open_counts.items():
+        code_counts[code] += count
+        sync_counts[sid] += count
+    open_count = sum(open_counts.values())
     by_code = sorted(code_counts.items(), key=lambda item: (-item[1], item[0]))
     by_sync = sorted(sync_counts.items(), key=lambda item: (-item[1], item[0]))
     names = dict(Sync.objects.filter(pk__in=list(sync_counts)).values_list("id", "name"))
@@ -49,6 +79,12 @@ def dlq_stats(
         "total_entries": open_count + resolved_count,
         "by_error_code": [{"error_code": code, "count": count} for code, count in by_code],
         "by_sync": [{"sync_id": sid, "name": names.get(sid, ""), "count": count} for sid, count in by_sync],
-        "oldest_open_failed_at": iso(min((g["oldest"] for g in groups), default=None)),
+        "oldest_open_failed_at": iso(oldest),
         "window": {"since": iso(since), "until": iso(timezone.now())},
     }
+
+
+def _day_start(moment: dt.datetime | dt.date) -> dt.datetime:
+    """Midnight UTC starting the UTC day of ``moment``."""
+    day = moment.astimezone(dt.UTC).date() if isinstance(moment, dt.datetime) else moment
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.services import audit_record
+from apps.dlq.counters import CountDeltas, CountKey, id_condition, resolve_entries, utc_day
 from apps.dlq.models import DlqEntry
 from apps.runs.models import RunTrigger, SyncRun
 from apps.syncs.models import Sync
@@ -63,6 +64,8 @@ def dlq_record_failures(*, run: SyncRun, object_name: str, failures: list[Failur
         )
         to_update: list[DlqEntry] = []
         to_create: list[DlqEntry] = []
+        deltas = CountDeltas()
+        counted: set[str] = set()  # entries whose old (code, day) has been taken off the counters
         for failure in failures:
             if failure.record_key is not None:
                 entry = open_by_key.get(failure.record_key)
@@ -83,6 +86,10 @@ def dlq_record_failures(*, run: SyncRun, object_name: str, failures: list[Failur
             else:
                 entry.retry_count += 1
                 to_update.append(entry)
+                if not entry._state.adding and entry.pk not in counted:
+                    # A refreshed open entry moves off its old code and day (once per entry).
+                    counted.add(entry.pk)
+                    deltas.open(_count_key(entry), -1)
             entry.run_id = run.id
             entry.error_code = failure.error_code
             entry.error_message = failure.error_message[:4000]
@@ -109,7 +116,16 @@ def dlq_record_failures(*, run: SyncRun, object_name: str, failures: list[Failur
             ],
             batch_size=_CHUNK,
         )
+        # Counters after entries, as in every DLQ write: one lock order, so a run recording
+        # failures and a user resolving entries cannot deadlock on each other.
+        for entry in {e.pk: e for e in [*to_create, *to_update]}.values():
+            deltas.open(_count_key(entry))
+        deltas.apply()
     return touched
+
+
+def _count_key(entry: DlqEntry) -> CountKey:
+    return (entry.workspace_id, entry.sync_id, entry.error_code, utc_day(entry.failed_at))
 
 
 def _payload_identity(payload: dict[str, Any]) -> bytes:
@@ -136,10 +152,14 @@ def dlq_resolve_succeeded(*, sync_id: str, keys: list[str]) -> int:
     now = timezone.now()
     resolved = 0
     for start in range(0, len(keys), _CHUNK):
-        resolved += DlqEntry.objects.filter(
-            sync_id=sync_id, resolved=False, record_key__in=keys[start : start + _CHUNK]
-        ).update(
-            resolved=True, resolved_at=now, resolution_reason=SUCCEEDED_ON_RETRY, resolved_by=SYSTEM_ACTOR
+        chunk = keys[start : start + _CHUNK]
+        resolved += resolve_entries(
+            where=f"sync_id = %s AND record_key IN ({', '.join(['%s'] * len(chunk))})",
+            params=[sync_id, *chunk],
+            resolved_at=now,
+            reason=SUCCEEDED_ON_RETRY,
+            note="",
+            by=SYSTEM_ACTOR,
         )
     return resolved
 
@@ -170,9 +190,8 @@ def dlq_resolve(
         already = [i for i in wanted if state.get(i) is True]
         resolved_ids = [i for i in wanted if state.get(i) is False]
         if resolved_ids:
-            DlqEntry.objects.filter(id__in=resolved_ids, resolved=False).update(
-                resolved=True, resolved_at=now, resolution_reason=reason, resolution_note=note, resolved_by=by
-            )
+            where, params = id_condition(resolved_ids)
+            resolve_entries(where=where, params=params, resolved_at=now, reason=reason, note=note, by=by)
             audit_record(
                 workspace_id=workspace_id,
                 actor=by,

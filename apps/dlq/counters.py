@@ -1,0 +1,147 @@
+"""Daily DLQ counters: how many entries failed on each UTC day, per sync and error code, and how
+many of those are still open.
+
+Workspace-wide stats over a million entries cannot be counted from the entries within the API's
+latency budget, so every DLQ write also moves these counters, in the same transaction: a new
+entry adds one open, a refreshed entry moves from its old (code, day) to its new one, a resolved
+entry moves from open to resolved. ``dlq_stats`` then sums a few thousand counter rows and counts
+entries only for the partial first day of a ``since`` window.
+
+Deltas are applied with one ``INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n`` per
+counter row, so concurrent writers add up instead of overwriting each other (PostgreSQL and
+SQLite both support it). ``counts_rebuild`` recomputes them from the entries (migrations, bulk
+loads, repair).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
+
+from apps.dlq.models import DlqDailyCount, DlqEntry
+
+CountKey = tuple[str, str, str, dt.date]  # workspace, sync, error code, UTC day
+
+
+def utc_day(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(dt.UTC).date()
+
+
+@dataclass
+class CountDeltas:
+    """Signed changes to the counters, collected during one write and applied at its end."""
+
+    opened: dict[CountKey, int] = field(default_factory=lambda: defaultdict(int))
+    resolved: dict[CountKey, int] = field(default_factory=lambda: defaultdict(int))
+
+    def open(self, key: CountKey, n: int = 1) -> None:
+        self.opened[key] += n
+
+    def resolve(self, key: CountKey, n: int = 1) -> None:
+        """``n`` open entries of ``key`` became resolved."""
+        self.opened[key] -= n
+        self.resolved[key] += n
+
+    def apply(self) -> None:
+        rows = [
+            (*key, self.opened.get(key, 0), self.resolved.get(key, 0))
+            for key in set(self.opened) | set(self.resolved)
+        ]
+        rows = [r for r in rows if r[4] or r[5]]
+        if not rows:
+            return
+        table = DlqDailyCount._meta.db_table
+        sql = (
+            f"INSERT INTO {table} (workspace_id, sync_id, error_code, day, open_count, resolved_count) "
+            "VALUES (%s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (workspace_id, sync_id, error_code, day) DO UPDATE SET "
+            f"open_count = {table}.open_count + excluded.open_count, "
+            f"resolved_count = {table}.resolved_count + excluded.resolved_count"
+        )
+        adapt = connection.ops.adapt_datefield_value
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, [(w, s, c, adapt(d), o, r) for w, s, c, d, o, r in sorted(rows)])
+
+
+def _day_sql(column: str) -> str:
+    """SQL giving a datetime column's UTC day as 'YYYY-MM-DD' text (ORM datetimes are UTC)."""
+    if connection.vendor == "postgresql":
+        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+    return f"substr({column}, 1, 10)"  # SQLite stores 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC
+
+
+def resolve_entries(
+    *,
+    where: str,
+    params: list[object],
+    resolved_at: dt.datetime,
+    reason: str,
+    note: str,
+    by: str,
+) -> int:
+    """Mark the open entries matching ``where`` resolved and move their counts; return how many.
+
+    One ``UPDATE … RETURNING`` tells exactly which entries changed (and their sync, code and
+    day), so two concurrent resolves of the same entry cannot both count it.
+    """
+    table = DlqEntry._meta.db_table
+    sql = (
+        f"UPDATE {table} SET resolved = %s, resolved_at = %s, resolution_reason = %s, "
+        f"resolution_note = %s, resolved_by = %s WHERE resolved = %s AND ({where}) "
+        f"RETURNING workspace_id, sync_id, error_code, {_day_sql('failed_at')}"
+    )
+    deltas = CountDeltas()
+    stamp = connection.ops.adapt_datetimefield_value(resolved_at)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [True, stamp, reason, note, by, False, *params])
+        changed = cursor.fetchall()
+        grouped: dict[CountKey, int] = defaultdict(int)
+        for ws, sync_id, code, day in changed:
+            grouped[(ws, sync_id, code, dt.date.fromisoformat(day))] += 1
+        for key, n in grouped.items():
+            deltas.resolve(key, n)
+        deltas.apply()
+    return len(changed)
+
+
+def id_condition(ids: list[str]) -> tuple[str, list[object]]:
+    """``id IN (…)`` for the current database (an array parameter on PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        return "id = ANY(%s)", [list(ids)]
+    return f"id IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def counts_rebuild(
+    *,
+    workspace_id: str | None = None,
+    entry_model: type[DlqEntry] = DlqEntry,
+    count_model: type[DlqDailyCount] = DlqDailyCount,
+) -> int:
+    """Recompute the counters from the entries (of one workspace, or all); return rows written.
+
+    Migrations pass their historical models as ``entry_model`` and ``count_model``.
+    """
+    entries = entry_model.objects.all()
+    counters = count_model.objects.all()
+    if workspace_id is not None:
+        entries = entries.filter(workspace_id=workspace_id)
+        counters = counters.filter(workspace_id=workspace_id)
+    grouped = (
+        entries.annotate(day=TruncDate("failed_at", tzinfo=dt.UTC))
+        .values("workspace_id", "sync_id", "error_code", "day")
+        .annotate(
+            open_count=Count("id", filter=Q(resolved=False)),
+            resolved_count=Count("id", filter=Q(resolved=True)),
+        )
+        .order_by()
+    )
+    with transaction.atomic():
+        counters.delete()
+        rows = [count_model(**g) for g in grouped.iterator(chunk_size=5000)]
+        count_model.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
