@@ -2,7 +2,8 @@
 
 ``HttpSink`` is a real HTTP/1.1 keep-alive server on 127.0.0.1 (random port, background thread)
 that speaks the custom HTTP destination's protocol: a body is ``{"records": [...]}`` or one record
-object; a 2xx answer may carry ``{"errors": [{"index", "message", "code"}]}``. Faults are injected
+object (or, with ``records_path="data.items"``, a templated body whose list sits at that dotted
+path); a 2xx answer may carry ``{"errors": [{"index", "message", "code"}]}``. Faults are injected
 per request through a hook ``(request_number, records) -> Fault | None`` (request numbers start
 at 1 and count write requests only).
 
@@ -200,6 +201,7 @@ class HttpSink:
         dedupe_idempotency: bool = True,
         probe_statuses: Mapping[str, int] | None = None,
         path: str = "/records",
+        records_path: str | None = None,
     ) -> None:
         self.faults = faults
         self.count_only = count_only
@@ -209,6 +211,7 @@ class HttpSink:
         self.dedupe_idempotency = dedupe_idempotency
         self.probe_statuses = {k.upper(): v for k, v in (probe_statuses or {}).items()}
         self.path = path
+        self.records_path = records_path
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -304,7 +307,13 @@ class HttpSink:
             parsed = orjson.loads(body) if body else None
         except orjson.JSONDecodeError:
             return self._logged(method, path, headers, body, 0, 400, _error("Body is not JSON"))
-        if isinstance(parsed, dict) and isinstance(parsed.get("records"), list):
+        if self.records_path is not None:
+            records = _at_path(parsed, self.records_path)
+            if not isinstance(records, list):
+                return self._logged(
+                    method, path, headers, body, 0, 400, _error(f"Expected a list at {self.records_path}")
+                )
+        elif isinstance(parsed, dict) and isinstance(parsed.get("records"), list):
             records = parsed["records"]
         elif isinstance(parsed, dict):
             records = [parsed]
@@ -382,6 +391,14 @@ class HttpSink:
 
 def _error(message: str, code: str = "invalid_request") -> bytes:
     return orjson.dumps({"error": {"code": code, "message": message}})
+
+
+def _at_path(data: Any, path: str) -> Any:
+    for part in path.split(".") if path else ():
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data
 
 
 def _rejections(fault: Fault | None, count: int) -> dict[int, tuple[str, str]]:

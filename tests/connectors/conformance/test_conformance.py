@@ -153,7 +153,8 @@ def test_rate_limit_is_retryable_and_defaults_are_adjustable(case, fake):
             case.object_name, case.mode, OutgoingBatch.of(case.records), match_key=case.match_key
         )
     assert raised.value.code == ErrorCode.RATE_LIMITED and raised.value.retryable
-    assert raised.value.status == 429
+    # The vendor's own status is kept (Salesforce says 403, Meta 400 for their rate limits).
+    assert raised.value.status is not None and raised.value.status >= 400
     adjusted = make(case, {**case.config(fake), "rate_limit_per_second": 2.5})
     assert adjusted.rate_limit()[0] == 2.5
 

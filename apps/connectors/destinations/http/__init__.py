@@ -1,7 +1,8 @@
 """The custom HTTP destination: records POSTed (or PUT/PATCH/DELETEd) as JSON to any endpoint.
 
 Per the API contract: with ``batch_size`` > 1 a body is ``{"records": [record, …]}``, with 1 it is
-the record itself; a 2xx answer may fail single records via ``{"errors": [{"index", "message",
+the record itself, unless ``record_template`` / ``batch_template`` shape them (see template.py);
+a 2xx answer may fail single records via ``{"errors": [{"index", "message",
 "code"}]}``; other statuses fail the whole request, classified (429/5xx retryable, honouring
 ``Retry-After``). It follows Syncline's API contract (connections section; see docs/api.md) and
 HTTP semantics as RFC 9110 defines them (https://www.rfc-editor.org/rfc/rfc9110: methods, status
@@ -31,8 +32,14 @@ from apps.connectors.base import (
     WriteResult,
 )
 from apps.connectors.destinations.http.auth import secret_forms, signature_header, static_headers
-from apps.connectors.destinations.http.body import batch_body, outcomes_from_response, single_body
+from apps.connectors.destinations.http.body import (
+    batch_body,
+    outcomes_from_response,
+    single_body,
+    templated_bodies,
+)
 from apps.connectors.destinations.http.config import HttpConfig
+from apps.connectors.destinations.http.template import TemplateContext
 from apps.connectors.http import build_client, classify_response, redact, safe_url, send, server_message
 from apps.connectors.ratelimit import default_burst
 from apps.connectors.registry import register_destination
@@ -69,6 +76,10 @@ class HttpDestination(Destination):
         self._allow_private = allow_private
         self._secrets = secret_forms(self.config.auth)
         self._retryable = frozenset(self.config.retryable_statuses)
+        # Compiled once here; None (no template) keeps the plain joining of pre-rendered rows.
+        self._templated = templated_bodies(
+            self.config.record_template, self.config.batch_template, self.config.batch_size
+        )
         self._client: httpx.Client | None = None
         self._client_lock = threading.Lock()
 
@@ -188,12 +199,20 @@ class HttpDestination(Destination):
         headers = {"X-Syncline-Operation": mode, "X-Syncline-Object": object_name}
         if match_key:
             headers["X-Syncline-Match-Key"] = match_key
+        templated = self._templated
+        context = (
+            TemplateContext(self.config.operation_for(mode), object_name, match_key) if templated else None
+        )
         outcomes: list[RecordOutcome] = []
         requests = 0
         started = time.perf_counter()
         for start in range(0, total, size):
             chunk = rows[start : start + size]
-            body = single_body(chunk[0]) if size == 1 else batch_body(chunk)
+            if templated is None:
+                body = single_body(chunk[0]) if size == 1 else batch_body(chunk)
+            else:
+                assert context is not None
+                body = templated.build(batch, start, start + len(chunk), context)
             request_headers = dict(headers)
             if key:
                 request_headers["Idempotency-Key"] = key if total <= size else f"{key}:{start // size}"

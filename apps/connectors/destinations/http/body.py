@@ -1,18 +1,28 @@
 """Request bodies and per-record results of the custom HTTP destination.
 
-Bodies are built from the engine's pre-rendered JSON object texts by joining them: no record is
-parsed or re-serialised on the way out, which is what keeps a large sync cheap.
+Without templates, bodies are built from the engine's pre-rendered JSON object texts by joining
+them: no record is parsed or re-serialised on the way out, which is what keeps a large sync cheap.
+Only a configured ``record_template`` makes records parsed and rendered (``TemplatedBodies``); a
+``batch_template`` alone still embeds the pre-rendered texts unparsed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 
-from apps.connectors.base import ErrorCode, RecordOutcome
+from apps.connectors.base import ErrorCode, OutgoingBatch, RecordOutcome
+from apps.connectors.destinations.http.template import (
+    DEFAULT_BATCH_TEMPLATE,
+    BatchTemplate,
+    RecordTemplate,
+    TemplateContext,
+    compile_batch_template,
+    compile_record_template,
+)
 from apps.connectors.http import redact
 
 _ERROR_CODES = frozenset(code.value for code in ErrorCode)
@@ -28,6 +38,39 @@ def batch_body(rows_json: Sequence[str]) -> bytes:
 
 def single_body(row_json: str) -> bytes:
     return row_json.encode()
+
+
+@dataclass(frozen=True)
+class TemplatedBodies:
+    """Bodies shaped by the configured templates (compiled once per destination instance)."""
+
+    record: RecordTemplate | None
+    batch: BatchTemplate | None  # None: the body is the rendered record itself (batch_size 1)
+
+    def build(self, batch: OutgoingBatch, start: int, stop: int, context: TemplateContext) -> bytes:
+        """The body for records ``start .. stop-1`` of ``batch``."""
+        if self.record is not None:
+            rendered = self.record.render_all(batch.records[start:stop], context)
+            if self.batch is None:
+                return orjson.dumps(rendered[0])
+            return self.batch.render(rendered, len(rendered), context)
+        assert self.batch is not None, "without templates the plain builders are used"
+        rows = batch.rows_json[start:stop]
+        records = orjson.Fragment(("[" + ",".join(rows) + "]").encode())
+        return self.batch.render(records, len(rows), context)
+
+
+def templated_bodies(record_template: Any, batch_template: Any, batch_size: int) -> TemplatedBodies | None:
+    """The templated body builder, or None when no template is set (the plain, fast builders)."""
+    if record_template is None and batch_template is None:
+        return None
+    record = compile_record_template(record_template) if record_template is not None else None
+    if batch_template is not None:
+        batch = compile_batch_template(batch_template)
+    else:
+        # A record template alone keeps the contract's shapes: the record itself or the envelope.
+        batch = None if batch_size == 1 else DEFAULT_BATCH_TEMPLATE
+    return TemplatedBodies(record, batch)
 
 
 def ok_outcomes(start: int, count: int) -> list[RecordOutcome]:

@@ -16,6 +16,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from apps.connectors.base import ConnectorConfig
+from apps.connectors.destinations.http.template import compile_batch_template, compile_record_template
 from apps.connectors.http import DEFAULT_RETRYABLE_STATUSES
 
 HttpMethod = Literal["POST", "PUT", "PATCH", "DELETE"]
@@ -100,6 +101,25 @@ class HttpConfig(ConnectorConfig):
     retryable_statuses: list[int] = Field(default_factory=lambda: sorted(DEFAULT_RETRYABLE_STATUSES))
     errors_path: str = Field("errors", description="Where per-record errors sit in a 2xx JSON body.")
     timeout_seconds: float = Field(30, gt=0, le=300)
+    # ``Any``, not pydantic's JsonValue: that would strip the whitespace of every string inside
+    # the template (str_strip_whitespace); the validators check the JSON structure themselves.
+    record_template: Any = Field(
+        None,
+        description=(
+            'JSON each record is rendered through: a string that is exactly "{{ field }}" becomes '
+            "the typed value, placeholders inside longer strings are interpolated as text. Fields "
+            "may be dotted paths; $operation, $object, $match_key, $key and $record are available. "
+            "null = send the mapped record as it is."
+        ),
+    )
+    batch_template: Any = Field(
+        None,
+        description=(
+            'JSON body of each request; "{{ $records }}" (exactly once) becomes the list of '
+            "records; $operation, $object, $match_key and $count are available. null = "
+            '{"records": [...]}, or the record itself with batch_size 1.'
+        ),
+    )
 
     @classmethod
     def secret_field_names(cls) -> tuple[str, ...]:
@@ -168,6 +188,20 @@ class HttpConfig(ConnectorConfig):
             raise ValueError(f"only 4xx and 5xx statuses can be retried, not {bad}")
         return sorted(set(value))
 
+    @field_validator("record_template")
+    @classmethod
+    def _check_record_template(cls, value: Any) -> Any:
+        if value is not None:
+            compile_record_template(value)  # TemplateError is a ValueError: names the problem
+        return value
+
+    @field_validator("batch_template")
+    @classmethod
+    def _check_batch_template(cls, value: Any) -> Any:
+        if value is not None:
+            compile_batch_template(value)
+        return value
+
     def split(self) -> tuple[dict[str, Any], dict[str, str]]:
         """(public config, secrets): auth secrets leave ``auth`` for the encrypted column."""
         public = self.model_dump(mode="json", exclude={"auth"})
@@ -181,10 +215,13 @@ class HttpConfig(ConnectorConfig):
             public["auth"] = None
         return public, secrets
 
-    def method_for(self, mode: str) -> str:
+    @staticmethod
+    def operation_for(mode: str) -> str:
         # mirror upserts the rows still in the query (the engine deletes the others as "delete").
-        operation = "upsert" if mode == "mirror" else mode
-        return self.methods.get(operation, self.method)  # type: ignore[call-overload]
+        return "upsert" if mode == "mirror" else mode
+
+    def method_for(self, mode: str) -> str:
+        return self.methods.get(self.operation_for(mode), self.method)  # type: ignore[call-overload]
 
     def secret_values(self) -> list[str]:
         if self.auth is None:
