@@ -53,6 +53,8 @@ def preview_sync(*, sync: Sync, full_resync: bool = False, samples: int = 5) -> 
             fields=spec.fields,
             watermark_column=spec.watermark_column if spec.strategy == "watermark" else "",
             watermark_value=orjson.loads(state.watermark_value) if use_watermark else None,
+            # The same hashes a run computes, so unchanged rows compare equal to the state.
+            row_hash_sql=source.row_hash_sql([f.column for f in spec.fields]),
         )
         workbench.attach_source(
             source.stream(query.sql, params=query.params), [f.column for f in spec.fields]

@@ -16,6 +16,7 @@ from sqlglot.errors import ParseError
 from apps.engine.spec import MappedField
 
 WATERMARK_ALIAS = "__wm"
+ROW_HASH_ALIAS = "__h"  # the row's hash, computed by the warehouse when it can (see compile_extract)
 
 
 class MappingError(ValueError):
@@ -61,7 +62,11 @@ def compile_extract(
     fields: list[MappedField],
     watermark_column: str = "",
     watermark_value: object | None = None,
+    row_hash_sql: str | None = None,
 ) -> ExtractQuery:
+    """The extract query; with ``row_hash_sql`` (the source's hash over the mapped columns) it
+    also returns each row's hash as ``__h``, so the state holds hashes the warehouse can
+    recompute and a later run can diff on (key, hash) alone (``keys_and_hashes``)."""
     inner = source_sql.strip().rstrip(";")
     subquery = sqlglot.parse_one(inner, read=dialect).subquery("src")
     projections = [
@@ -80,4 +85,19 @@ def compile_extract(
             # is never lost.
             select = select.where(exp.GTE(this=column, expression=exp.Placeholder()))
             params = (watermark_value,)
-    return ExtractQuery(sql=select.sql(dialect=dialect), params=params)
+    sql = select.sql(dialect=dialect)
+    if row_hash_sql is not None:
+        sql = f'SELECT m.*, {row_hash_sql} AS "{ROW_HASH_ALIAS}" FROM ({sql}) AS m'
+    return ExtractQuery(sql=sql, params=params)
+
+
+def keys_and_hashes(extract: ExtractQuery, key_column: str) -> ExtractQuery:
+    """Only the key and the hash of every row of a hashed extract: what a diff needs."""
+    sql = f'SELECT "{key_column}", "{ROW_HASH_ALIAS}" FROM ({extract.sql}) AS h'
+    return ExtractQuery(sql=sql, params=extract.params)
+
+
+def rows_where(extract: ExtractQuery, condition: str, params: list) -> ExtractQuery:
+    """The extract's rows that satisfy ``condition`` (SQL over its output columns)."""
+    sql = f"SELECT * FROM ({extract.sql}) AS r WHERE {condition}"
+    return ExtractQuery(sql=sql, params=(*extract.params, *params))

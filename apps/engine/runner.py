@@ -22,6 +22,7 @@ from apps.connectors.base import ConnectorError, Destination, ErrorCode, Outgoin
 from apps.connectors.ratelimit import limiter_for
 from apps.dlq.models import DlqEntry
 from apps.dlq.services import Failure, dlq_record_failures, dlq_resolve_succeeded, open_dlq_keys
+from apps.engine import pushdown
 from apps.engine.coercion import split_reason
 from apps.engine.heartbeat import Heartbeat
 from apps.engine.loader import PendingBatch, RetryPolicy, RunStopped, run_batches, send_with_retries
@@ -66,6 +67,8 @@ class SyncExecution:
         self._last_progress_write = 0.0
         self._batch_number = 0
         self.recovered: list[InDoubtBatch] = []
+        self._state_table: str | None = None
+        self._unchanged_rows: str | None = None
 
     # --- the run -----------------------------------------------------------------------------
     def execute(self) -> SyncRun:
@@ -80,7 +83,7 @@ class SyncExecution:
                 store = state_store_for(self.sync.id)
                 state = self._state_for(spec, store)
             workbench = Workbench(Path(settings.SYNCLINE_VAR_DIR) / "engine" / self.run.id)
-            self._extract(spec, source, workbench, state)
+            self._extract(spec, source, workbench, state, store)
             self._diff(spec, store, workbench)
             self._dlq_invalid(spec, workbench)
             status = self._load(spec, destination, store, workbench)
@@ -121,7 +124,9 @@ class SyncExecution:
             state.save()
         return state
 
-    def _extract(self, spec: RunSpec, source: Source, workbench: Workbench, state: SyncState) -> None:
+    def _extract(
+        self, spec: RunSpec, source: Source, workbench: Workbench, state: SyncState, store: StateStore
+    ) -> None:
         with self.timer.phase("extract"):
             use_watermark = (
                 spec.strategy == "watermark"
@@ -136,12 +141,31 @@ class SyncExecution:
                 watermark_value=orjson.loads(state.watermark_value)
                 if use_watermark and state.watermark_value
                 else None,
+                row_hash_sql=source.row_hash_sql([f.column for f in spec.fields]),
             )
-            columns = [f.column for f in spec.fields]
-            workbench.attach_source(
-                source.stream(query.sql, params=query.params, batch_size=SOURCE_BATCH_ROWS), columns
-            )
+            forced = spec.full_resync or self.run.trigger == RunTrigger.REPLAY
+            self._unchanged_rows = None
+            if pushdown.applies(spec, source, query, state_rows=state.row_count, forced=forced):
+                self._unchanged_rows = pushdown.extract_changed_rows(
+                    spec=spec,
+                    source=source,
+                    workbench=workbench,
+                    extract=query,
+                    state_table=self._attach_state(store, workbench),
+                    batch_rows=SOURCE_BATCH_ROWS,
+                )
+            if self._unchanged_rows is None:
+                columns = [f.column for f in spec.fields]
+                workbench.attach_source(
+                    source.stream(query.sql, params=query.params, batch_size=SOURCE_BATCH_ROWS), columns
+                )
         self._set_progress(0.1, force=True)
+
+    def _attach_state(self, store: StateStore, workbench: Workbench) -> str:
+        """The accepted state, attached to the workbench once per run."""
+        if self._state_table is None:
+            self._state_table = store.attach(workbench.con)
+        return self._state_table
 
     def _diff(self, spec: RunSpec, store: StateStore, workbench: Workbench) -> None:
         # The source streams into the diff: time spent waiting on the warehouse counts as
@@ -156,7 +180,7 @@ class SyncExecution:
         self._set_progress(0.35, force=True)
 
     def _build_diff(self, spec: RunSpec, store: StateStore, workbench: Workbench) -> None:
-        state_table = store.attach(workbench.con)
+        state_table = self._attach_state(store, workbench)
         replay_keys = self._replay_keys() if self.run.trigger == RunTrigger.REPLAY else None
         force = spec.strategy == "none" or spec.full_resync or replay_keys is not None
         workbench.build_work(
@@ -165,6 +189,7 @@ class SyncExecution:
             state_table=state_table,
             force_send=force,
             replay_keys=replay_keys,
+            unchanged_rows=self._unchanged_rows,
         )
         removes = spec.mode == "mirror" and spec.strategy != "watermark" and replay_keys is None
         if removes:

@@ -58,6 +58,7 @@ class RunSpec:
             strategy=self.strategy,
             watermark_column=self.watermark_column,
             destination_id=self.destination_id,
+            source_type=self.source_type,
         )
 
 
@@ -70,6 +71,7 @@ def config_fingerprint(
     strategy: str,
     watermark_column: str,
     destination_id: str,
+    source_type: str = "",
 ) -> str:
     """Identity of everything that gives the change-detection state its meaning.
 
@@ -80,7 +82,10 @@ def config_fingerprint(
         {
             # Row hashes come from DuckDB's hash(), which is stable within a version only: a new
             # DuckDB version starts a fresh state (one full run) rather than trusting old hashes.
-            "hash_engine": f"duckdb-{duckdb.__version__}/state-format-2",
+            # Format 3: a source that can hash rows itself (Source.row_hash_sql) provides the
+            # hashes, so the source type is part of their meaning too.
+            "hash_engine": f"duckdb-{duckdb.__version__}/state-format-3",
+            "source_type": source_type,
             "sql": source_sql.strip(),
             "mappings": [[m.source, m.destination, m.key] for m in mappings],
             "object": object_name,

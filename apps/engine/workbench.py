@@ -21,7 +21,7 @@ from django.conf import settings
 
 from apps.connectors.base import ErrorCode
 from apps.engine.coercion import REASON_SEPARATOR, coerce_field, quote_ident, quote_literal, reason_sql
-from apps.engine.query import WATERMARK_ALIAS
+from apps.engine.query import ROW_HASH_ALIAS, WATERMARK_ALIAS
 from apps.engine.spec import MappedField
 
 SEND_ACTIONS = ("added", "changed")
@@ -60,8 +60,10 @@ class Workbench:
         shutil.rmtree(self.directory, ignore_errors=True)
 
     # --- extract ---------------------------------------------------------------------------
-    def attach_source(self, batches: Iterable[pa.RecordBatch], columns: list[str]) -> None:
-        """Expose the source stream as ``_src``, to be read once by ``build_work``.
+    def attach_source(
+        self, batches: Iterable[pa.RecordBatch], columns: list[str], *, name: str = "_src"
+    ) -> None:
+        """Expose the source stream as ``name`` (``_src``), to be read once by ``build_work``.
 
         Nothing is copied: DuckDB pulls the batches while it builds the work table. Time spent
         waiting on the warehouse is measured separately (``extract_seconds``).
@@ -70,10 +72,10 @@ class Workbench:
         first = self._timed_next(iterator)
         if first is None:  # an empty result still needs its columns
             schema = pa.schema([(c, pa.string()) for c in columns])
-            self.con.register("_src", pa.Table.from_batches([], schema))
+            self.con.register(name, pa.Table.from_batches([], schema))
         else:
             reader = pa.RecordBatchReader.from_batches(first.schema, self._timed(first, iterator))
-            self.con.register("_src", reader)
+            self.con.register(name, reader)
             schema = first.schema
         self.con.register("_peek", pa.Table.from_batches([], schema))
         self._types = {name: str(t) for name, t, *_ in self.con.execute("DESCRIBE _peek").fetchall()}
@@ -105,11 +107,15 @@ class Workbench:
         state_table: str | None,
         force_send: bool,
         replay_keys: list[str] | None = None,
+        unchanged_rows: str | None = None,
     ) -> None:
         """Read the source once into ``work``: key, row hash, first validation failure, action.
 
-        The hash covers the coerced values (what would be sent), computed with DuckDB's
-        vectorised ``hash``; payloads are rendered as JSON only for the rows that go out.
+        The hash is the warehouse's (``__h``) when the source computes one, else it covers the
+        coerced values (what would be sent), computed with DuckDB's vectorised ``hash``;
+        payloads are rendered as JSON only for the rows that go out. ``unchanged_rows`` (key,
+        row_hash) are rows a key-and-hash pass already found unchanged: the source then holds
+        only the other rows, and these join ``work`` as unchanged.
         """
         types = self.column_types()
         coerced = [(f, coerce_field(f, types.get(f.column, "VARCHAR"), mode)) for f in fields]
@@ -118,7 +124,10 @@ class Workbench:
             + ", ".join(f"{quote_ident(f.spec.name)} := {c.output}" for f, c in coerced)
             + ")) AS VARCHAR)"
         )
-        hash_sql = "hash(" + ", ".join(c.value for _, c in coerced) + ")"
+        if ROW_HASH_ALIAS in types:
+            hash_sql = f"CAST({quote_ident(ROW_HASH_ALIAS)} AS UBIGINT)"
+        else:
+            hash_sql = "hash(" + ", ".join(c.value for _, c in coerced) + ")"
         key_field = next((f for f in fields if f.mapping.key), None)
         if key_field is not None:
             key_value = next(c.value for f, c in coerced if f.column == key_field.column)
@@ -135,7 +144,7 @@ class Workbench:
         if replay_keys is not None:
             self.con.register("_replay_keys", pa.table({"key": pa.array(replay_keys, pa.string())}))
             replay_filter = "WHERE key IN (SELECT key FROM _replay_keys)"
-        source_columns = [c for c in types if c != WATERMARK_ALIAS]
+        source_columns = [c for c in types if c not in (WATERMARK_ALIAS, ROW_HASH_ALIAS)]
         source_row = (
             "struct_pack(" + ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in source_columns) + ")"
         )
@@ -169,6 +178,11 @@ class Workbench:
             FROM checked
             {replay_filter}
         """)
+        if unchanged_rows is not None:
+            self.con.execute(f"""
+                INSERT INTO work (key, row_hash, reason, action, source_row)
+                SELECT key, row_hash, NULL, 'unchanged', NULL FROM {unchanged_rows}
+            """)
         # Keys that appear more than once: none of their rows is sent (which one would be right?).
         # (A duplicate whose copy was unchanged has no source columns left: its DLQ entry says
         # why, with an empty payload.)
@@ -186,6 +200,47 @@ class Workbench:
             "CREATE OR REPLACE VIEW work_rows AS SELECT * EXCLUDE (source_row), unnest(source_row) FROM work"
         )
         self.con.unregister("_src")
+
+    def split_by_key_hash(
+        self, *, key_field: MappedField, mode: str, state_table: str
+    ) -> tuple[list[object], bool, int]:
+        """Diff the (raw key, ``__h``) rows of ``_keys`` against the accepted state.
+
+        Leaves ``unchanged_rows`` (key, row_hash): every row of the keys whose rows all equal
+        the accepted ones. Returns the raw key values whose rows must be read in full (new,
+        changed, or whose key does not coerce), whether rows with a NULL key exist, and the
+        number of rows seen.
+        """
+        types = self.column_types()
+        raw = quote_ident(key_field.column)
+        key_value = coerce_field(key_field, types.get(key_field.column, "VARCHAR"), mode).value
+        key_sql = f"CAST({key_value} AS VARCHAR)"
+        row_hash = f"CAST({quote_ident(ROW_HASH_ALIAS)} AS UBIGINT)"
+        self.con.execute(f"""
+            CREATE OR REPLACE TABLE phase1 AS
+            SELECT {raw} AS raw_key, {key_sql} AS key, {row_hash} AS row_hash,
+                   coalesce(st.row_hash = {row_hash}, false) AS same
+            FROM _keys LEFT JOIN {state_table} st ON st.key = {key_sql}
+        """)
+        self.con.unregister("_keys")
+        self.con.execute("""
+            CREATE OR REPLACE TABLE pending AS
+            SELECT key FROM phase1 WHERE key IS NOT NULL GROUP BY key HAVING NOT bool_and(same)
+        """)
+        self.con.execute("""
+            CREATE OR REPLACE TABLE unchanged_rows AS
+            SELECT p.key, p.row_hash FROM phase1 p ANTI JOIN pending q ON q.key = p.key
+            WHERE p.key IS NOT NULL
+        """)
+        raw_keys = self.con.sql("""
+            SELECT DISTINCT raw_key FROM phase1 p
+            WHERE raw_key IS NOT NULL AND (key IS NULL OR key IN (SELECT key FROM pending))
+        """).to_arrow_table()
+        null_keys, total = self.con.execute(
+            "SELECT count(*) FILTER (WHERE raw_key IS NULL), count(*) FROM phase1"
+        ).fetchall()[0]
+        self.con.execute("DROP TABLE phase1; DROP TABLE pending")
+        return raw_keys.column(0).to_pylist(), bool(null_keys), total
 
     def build_removed(self, state_table: str) -> None:
         self.con.execute(f"""

@@ -135,6 +135,18 @@ class DuckDBSource(Source):
             con.close()
 
 
+    def row_hash_sql(self, columns: Sequence[str]) -> str | None:
+        return "hash(" + ", ".join(_quoted(c) for c in columns) + ")"
+
+    def key_in_sql(self, column: str, keys: Sequence[Any]) -> tuple[str, list[Any]] | None:
+        # A semi-join on an unnested list parameter: a hash lookup per row, not a list scan.
+        return f"{_quoted(column)} IN (SELECT unnest(?))", [list(keys)]
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _ensure_duckdb_sees_one_select(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     """Second opinion from DuckDB's own parser, in case sqlglot read the text differently."""
     statements = con.extract_statements(sql)
