@@ -134,7 +134,6 @@ class DuckDBSource(Source):
         finally:
             con.close()
 
-
     def row_hash_sql(self, columns: Sequence[str]) -> str | None:
         return "hash(" + ", ".join(_quoted(c) for c in columns) + ")"
 
