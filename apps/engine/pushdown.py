@@ -22,7 +22,6 @@ from apps.engine.workbench import Workbench
 # cheaper than the narrow read plus a second, key-filtered one.
 MAX_CHANGED_SHARE = 0.2
 MAX_CHANGED_KEYS = 250_000
-UNCHANGED_TABLE = "unchanged_rows"
 
 
 def applies(spec: RunSpec, source: Source, extract: ExtractQuery, *, state_rows: int, forced: bool) -> bool:
@@ -47,10 +46,10 @@ def extract_changed_rows(
     extract: ExtractQuery,
     state_table: str,
     batch_rows: int,
-) -> str | None:
-    """Attach only the rows to look at in full as the workbench's source; return the table of
-    rows found unchanged (for ``Workbench.build_work``), or None if the caller should read every
-    row after all (too many changed)."""
+) -> bool:
+    """Attach only the rows to look at in full as the workbench's source (the others are
+    counted as unchanged); False if the caller should read every row after all (too many
+    changed)."""
     key = spec.key_field
     assert key is not None
     narrow = keys_and_hashes(extract, key.column)
@@ -63,8 +62,8 @@ def extract_changed_rows(
         key_field=key, mode=spec.mode, state_table=state_table
     )
     if len(raw_keys) > MAX_CHANGED_KEYS or len(raw_keys) > total * MAX_CHANGED_SHARE:
-        workbench.con.execute(f"DROP TABLE {UNCHANGED_TABLE}")
-        return None
+        workbench.unchanged_count, workbench.unchanged_fingerprints = 0, ""
+        return False
     columns = [f.column for f in spec.fields] + [ROW_HASH_ALIAS]
     conditions, params = [], []
     if raw_keys:
@@ -81,4 +80,4 @@ def extract_changed_rows(
         )
     else:  # nothing changed: the work table is the unchanged rows alone
         workbench.attach_source(iter(()), columns)
-    return UNCHANGED_TABLE
+    return True

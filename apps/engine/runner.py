@@ -68,7 +68,6 @@ class SyncExecution:
         self._batch_number = 0
         self.recovered: list[InDoubtBatch] = []
         self._state_table: str | None = None
-        self._unchanged_rows: str | None = None
 
     # --- the run -----------------------------------------------------------------------------
     def execute(self) -> SyncRun:
@@ -144,9 +143,9 @@ class SyncExecution:
                 row_hash_sql=source.row_hash_sql([f.column for f in spec.fields]),
             )
             forced = spec.full_resync or self.run.trigger == RunTrigger.REPLAY
-            self._unchanged_rows = None
+            pushed_down = False
             if pushdown.applies(spec, source, query, state_rows=state.row_count, forced=forced):
-                self._unchanged_rows = pushdown.extract_changed_rows(
+                pushed_down = pushdown.extract_changed_rows(
                     spec=spec,
                     source=source,
                     workbench=workbench,
@@ -154,7 +153,7 @@ class SyncExecution:
                     state_table=self._attach_state(store, workbench),
                     batch_rows=SOURCE_BATCH_ROWS,
                 )
-            if self._unchanged_rows is None:
+            if not pushed_down:
                 columns = [f.column for f in spec.fields]
                 workbench.attach_source(
                     source.stream(query.sql, params=query.params, batch_size=SOURCE_BATCH_ROWS), columns
@@ -189,7 +188,6 @@ class SyncExecution:
             state_table=state_table,
             force_send=force,
             replay_keys=replay_keys,
-            unchanged_rows=self._unchanged_rows,
         )
         removes = spec.mode == "mirror" and spec.strategy != "watermark" and replay_keys is None
         if removes:

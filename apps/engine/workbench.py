@@ -52,6 +52,9 @@ class Workbench:
         self.con.execute(f"SET temp_directory = '{directory / 'spill'}'")
         self.con.execute("SET preserve_insertion_order = false")
         self.has_excluded = False
+        # Set by split_by_key_hash: rows counted as unchanged without entering ``work``.
+        self.unchanged_count = 0
+        self.unchanged_fingerprints = ""
         self.payload_sql = "NULL"
         self._types: dict[str, str] = {}
 
@@ -107,15 +110,14 @@ class Workbench:
         state_table: str | None,
         force_send: bool,
         replay_keys: list[str] | None = None,
-        unchanged_rows: str | None = None,
     ) -> None:
         """Read the source once into ``work``: key, row hash, first validation failure, action.
 
         The hash is the warehouse's (``__h``) when the source computes one, else it covers the
         coerced values (what would be sent), computed with DuckDB's vectorised ``hash``;
-        payloads are rendered as JSON only for the rows that go out. ``unchanged_rows`` (key,
-        row_hash) are rows a key-and-hash pass already found unchanged: the source then holds
-        only the other rows, and these join ``work`` as unchanged.
+        payloads are rendered as JSON only for the rows that go out. After ``split_by_key_hash``
+        the source holds only the rows that pass found worth a look; the others are counted as
+        unchanged without entering ``work``.
         """
         types = self.column_types()
         coerced = [(f, coerce_field(f, types.get(f.column, "VARCHAR"), mode)) for f in fields]
@@ -178,11 +180,6 @@ class Workbench:
             FROM checked
             {replay_filter}
         """)
-        if unchanged_rows is not None:
-            self.con.execute(f"""
-                INSERT INTO work (key, row_hash, reason, action, source_row)
-                SELECT key, row_hash, NULL, 'unchanged', NULL FROM {unchanged_rows}
-            """)
         # Keys that appear more than once: none of their rows is sent (which one would be right?).
         # (A duplicate whose copy was unchanged has no source columns left: its DLQ entry says
         # why, with an empty payload.)
@@ -206,53 +203,67 @@ class Workbench:
     ) -> tuple[list[object], bool, int]:
         """Diff the (raw key, ``__h``) rows of ``_keys`` against the accepted state.
 
-        Leaves ``unchanged_rows`` (key, row_hash): every row of the keys whose rows all equal
-        the accepted ones. Returns the raw key values whose rows must be read in full (new,
-        changed, or whose key does not coerce), whether rows with a NULL key exist, and the
-        number of rows seen.
+        A row is unchanged when its fingerprint, hash(key, row hash), is one of the state's: one
+        semi-join on 64-bit integers instead of a join on a million key strings. Every row that
+        is not unchanged — and every row sharing a key or a fingerprint with one (duplicates) —
+        must be read in full; the rest are only counted (``unchanged_count``).
+
+        Returns the raw key values to read in full, whether rows with a NULL key exist (read
+        those too), and the number of rows seen.
         """
         types = self.column_types()
         raw = quote_ident(key_field.column)
         key_value = coerce_field(key_field, types.get(key_field.column, "VARCHAR"), mode).value
         key_sql = f"CAST({key_value} AS VARCHAR)"
-        row_hash = f"CAST({quote_ident(ROW_HASH_ALIAS)} AS UBIGINT)"
         self.con.execute(f"""
             CREATE OR REPLACE TABLE phase1 AS
-            SELECT {raw} AS raw_key, {key_sql} AS key, {row_hash} AS row_hash,
-                   coalesce(st.row_hash = {row_hash}, false) AS same
-            FROM _keys LEFT JOIN {state_table} st ON st.key = {key_sql}
+            SELECT {raw}, fp, fp IN (SELECT hash(key, row_hash) FROM {state_table}) AS same
+            FROM (SELECT {raw}, hash({key_sql}, CAST({quote_ident(ROW_HASH_ALIAS)} AS UBIGINT)) AS fp
+                  FROM _keys)
         """)
         self.con.unregister("_keys")
-        self.con.execute("""
+        self.con.execute(f"""
             CREATE OR REPLACE TABLE pending AS
-            SELECT key FROM phase1 WHERE key IS NOT NULL GROUP BY key HAVING NOT bool_and(same)
+            SELECT DISTINCT {key_sql} AS key FROM phase1 WHERE NOT same AND {key_sql} IS NOT NULL
         """)
         self.con.execute("""
-            CREATE OR REPLACE TABLE unchanged_rows AS
-            SELECT p.key, p.row_hash FROM phase1 p ANTI JOIN pending q ON q.key = p.key
-            WHERE p.key IS NOT NULL
+            CREATE OR REPLACE TABLE repeated AS
+            SELECT fp FROM phase1 WHERE same GROUP BY fp HAVING count(*) > 1
         """)
-        raw_keys = self.con.sql("""
-            SELECT DISTINCT raw_key FROM phase1 p
-            WHERE raw_key IS NOT NULL AND (key IS NULL OR key IN (SELECT key FROM pending))
-        """).to_arrow_table()
-        null_keys, total = self.con.execute(
-            "SELECT count(*) FILTER (WHERE raw_key IS NULL), count(*) FROM phase1"
+        look = f"""
+            NOT same OR fp IN (SELECT fp FROM repeated)
+            OR (EXISTS (SELECT 1 FROM pending) AND {key_sql} IN (SELECT key FROM pending))
+        """
+        raw_keys = self.con.sql(
+            f"SELECT DISTINCT {raw} FROM phase1 WHERE {raw} IS NOT NULL AND ({look})"
+        ).to_arrow_table()
+        null_keys, unchanged, total = self.con.execute(
+            f"SELECT count(*) FILTER (WHERE {raw} IS NULL), count(*) FILTER (WHERE NOT ({look})), count(*) "
+            "FROM phase1"
         ).fetchall()[0]
-        self.con.execute("DROP TABLE phase1; DROP TABLE pending")
+        self.unchanged_count = unchanged
+        self.unchanged_fingerprints = "(SELECT fp FROM phase1 WHERE same)"
         return raw_keys.column(0).to_pylist(), bool(null_keys), total
 
     def build_removed(self, state_table: str) -> None:
+        """Keys of the state no row of the query has any more. Rows only counted as unchanged
+        (``split_by_key_hash``) are recognised by their fingerprint."""
+        counted = (
+            f"AND hash(st.key, st.row_hash) NOT IN {self.unchanged_fingerprints}"
+            if self.unchanged_fingerprints
+            else ""
+        )
         self.con.execute(f"""
             CREATE OR REPLACE TABLE removed AS
             SELECT st.key FROM {state_table} st
-            WHERE NOT EXISTS (SELECT 1 FROM work w WHERE w.key = st.key)
+            WHERE NOT EXISTS (SELECT 1 FROM work w WHERE w.key = st.key) {counted}
         """)
 
     def counts(self, *, with_removed: bool) -> DiffCounts:
         counts = DiffCounts()
         for action, n in self.con.execute("SELECT action, count(*) FROM work GROUP BY action").fetchall():
             setattr(counts, action, n)
+        counts.unchanged += self.unchanged_count
         counts.read = counts.invalid + counts.added + counts.changed + counts.unchanged
         if with_removed:
             counts.removed = self.con.execute("SELECT count(*) FROM removed").fetchall()[0][0]
