@@ -144,3 +144,10 @@ def run_now(sync: Sync, *, trigger: str = "manual", full_resync: bool = False) -
     finished = run_sync(run.id)
     assert finished is not None
     return finished
+
+
+def balanced(run: SyncRun) -> None:
+    """The run's counts add up: every row read is classified once, every row to write has an outcome."""
+    m = run.metrics
+    assert m["rows_read"] == m["rows_unchanged"] + m["rows_invalid"] + m["rows_added"] + m["rows_changed"]
+    assert m["rows_added"] + m["rows_changed"] + m["rows_removed"] == m["rows_written"] + m["rows_failed"]

@@ -140,6 +140,21 @@ def build_client(
     )
 
 
+def parse_http_url(value: str, *, credentials_hint: str = "") -> httpx.URL:
+    """``value`` as an absolute http(s) URL with a host and no credentials, or ValueError."""
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"not a valid URL: {exc}") from None
+    if url.scheme not in ("http", "https"):
+        raise ValueError("must be an http:// or https:// URL")
+    if not url.host:
+        raise ValueError("must include a host")
+    if url.userinfo:
+        raise ValueError(f"must not contain credentials{credentials_hint}")
+    return url
+
+
 # --- sending -------------------------------------------------------------------------------
 def safe_url(url: httpx.URL | str) -> str:
     """The URL without credentials, query or fragment: fit for messages and logs."""

@@ -24,6 +24,7 @@ from apps.connectors.http import (
     DEFAULT_RETRYABLE_STATUSES,
     build_client,
     classify_response,
+    parse_http_url,
     redact,
     safe_url,
     send,
@@ -34,16 +35,7 @@ def check_base_url(value: str | None) -> str | None:
     """An http(s) API root without credentials, query or trailing slash (or None for the default)."""
     if value is None or value == "":
         return None
-    try:
-        url = httpx.URL(value)
-    except httpx.InvalidURL as exc:
-        raise ValueError(f"not a valid URL: {exc}") from None
-    if url.scheme not in ("http", "https"):
-        raise ValueError("must be an http:// or https:// URL")
-    if not url.host:
-        raise ValueError("must include a host")
-    if url.userinfo:
-        raise ValueError("must not contain credentials")
+    url = parse_http_url(value)
     if url.query:
         raise ValueError("must not contain a query string")
     return value.rstrip("/")

@@ -17,30 +17,14 @@ from apps.connectors.destinations.http.template import (
     compile_batch_template,
     compile_record_template,
 )
-from apps.connectors.registry import ConfigError, destination_class, parse_config
+from apps.connectors.registry import ConfigError, parse_config
+from tests.connectors.test_http_destination import make, private_destinations_allowed, sink
 from tests.engine_fixtures import run_now
 from tests.fakes.http_sink import Fault, HttpSink, reject_where
 
+__all__ = ["private_destinations_allowed", "sink"]  # fixtures shared with the destination tests
 SECRET = "hmac-secret-5e1f"
 UPSERT = TemplateContext("upsert", "contacts", "id")
-
-
-@pytest.fixture(autouse=True)
-def private_destinations_allowed(settings):
-    settings.SYNCLINE_ALLOW_PRIVATE_DESTINATIONS = True
-
-
-@pytest.fixture
-def sink():
-    with HttpSink() as running:
-        yield running
-
-
-def make(sink: HttpSink, **config) -> HttpDestination:
-    parsed = parse_config("destination", "http", {"url": sink.url, **config})
-    destination = destination_class("http")(parsed)
-    assert isinstance(destination, HttpDestination)
-    return destination
 
 
 def records(n: int, start: int = 0) -> list[dict]:

@@ -9,17 +9,12 @@ import pytest
 from apps.dlq.models import DlqEntry
 from apps.syncs.models import SyncState
 from tests.engine.conftest import run_now
+from tests.engine_fixtures import balanced
 from tests.fakes.http_sink import Fault, FaultSchedule, HttpSink, reject_where
 
 pytestmark = pytest.mark.django_db
 
 ROWS = 250
-
-
-def balanced(run) -> None:
-    m = run.metrics
-    assert m["rows_read"] == m["rows_unchanged"] + m["rows_invalid"] + m["rows_added"] + m["rows_changed"]
-    assert m["rows_added"] + m["rows_changed"] + m["rows_removed"] == m["rows_written"] + m["rows_failed"]
 
 
 def test_batches_arrive_as_the_contract_says(http_sync):

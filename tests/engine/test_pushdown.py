@@ -13,7 +13,7 @@ from apps.connectors.sources.duckdb import DuckDBSource
 from apps.dlq.models import DlqEntry
 from apps.engine import pushdown
 from tests.engine.conftest import run_now
-from tests.engine.test_sandbox_runs import balanced
+from tests.engine_fixtures import balanced
 
 
 @pytest.fixture

@@ -7,14 +7,9 @@ from apps.dlq.services import dlq_resolve
 from apps.engine.runner import run_sync
 from apps.syncs.models import SyncState
 from tests.engine.conftest import run_now
+from tests.engine_fixtures import balanced
 
 pytestmark = pytest.mark.django_db
-
-
-def balanced(run) -> None:
-    m = run.metrics
-    assert m["rows_read"] == m["rows_unchanged"] + m["rows_invalid"] + m["rows_added"] + m["rows_changed"]
-    assert m["rows_added"] + m["rows_changed"] + m["rows_removed"] == m["rows_written"] + m["rows_failed"]
 
 
 def test_first_run_writes_every_row_then_nothing_changes(make_sync, crm):

@@ -8,7 +8,7 @@ from apps.dlq.models import DlqEntry
 from apps.dlq.services import dlq_resolve
 from apps.engine.runner import run_sync
 from tests.connectors.google_ads.conftest import config_for
-from tests.engine_fixtures import run_now
+from tests.engine_fixtures import balanced, run_now
 
 pytestmark = pytest.mark.django_db
 
@@ -42,12 +42,6 @@ def audience(fake, workspace, warehouse, settings):
 
 def emails(*ids):
     return {sha256_hex(f"user{i}@example.com") for i in ids}
-
-
-def balanced(run) -> None:
-    m = run.metrics
-    assert m["rows_read"] == m["rows_unchanged"] + m["rows_invalid"] + m["rows_added"] + m["rows_changed"]
-    assert m["rows_added"] + m["rows_changed"] + m["rows_removed"] == m["rows_written"] + m["rows_failed"]
 
 
 def test_add_sync_fills_the_list_and_a_fixed_row_is_replayed(fake, make_sync, warehouse, audience):

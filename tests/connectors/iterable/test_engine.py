@@ -6,7 +6,7 @@ from apps.connections.services import connection_create
 from apps.dlq.models import DlqEntry
 from apps.dlq.services import dlq_resolve
 from apps.engine.runner import run_sync
-from tests.engine_fixtures import run_now
+from tests.engine_fixtures import balanced, run_now
 from tests.fakes.iterable import API_KEY
 
 pytestmark = pytest.mark.django_db
@@ -25,12 +25,6 @@ def iterable_connection(fake, workspace, settings, engine_var):
         name="iterable",
         config={"api_key": API_KEY, "base_url": fake.url},
     )
-
-
-def balanced(run) -> None:
-    m = run.metrics
-    assert m["rows_read"] == m["rows_unchanged"] + m["rows_invalid"] + m["rows_added"] + m["rows_changed"]
-    assert m["rows_added"] + m["rows_changed"] + m["rows_removed"] == m["rows_written"] + m["rows_failed"]
 
 
 def test_users_by_email_arrive_and_only_changes_are_sent_again(

@@ -12,7 +12,7 @@ from apps.dlq.models import DlqEntry
 from apps.dlq.services import dlq_resolve
 from apps.engine.runner import run_sync
 from tests.connectors.meta_ads.conftest import AUDIENCE, config_for
-from tests.engine_fixtures import run_now
+from tests.engine_fixtures import balanced, run_now
 
 pytestmark = pytest.mark.django_db
 
@@ -55,12 +55,6 @@ def audience_sync(make_sync, meta):
         return make_sync(destination=destination or meta(), **values)
 
     return make
-
-
-def balanced(run) -> None:
-    m = run.metrics
-    assert m["rows_read"] == m["rows_unchanged"] + m["rows_invalid"] + m["rows_added"] + m["rows_changed"]
-    assert m["rows_added"] + m["rows_changed"] + m["rows_removed"] == m["rows_written"] + m["rows_failed"]
 
 
 def test_add_sends_every_customer_once(audience_sync, fake):

@@ -12,12 +12,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
-import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from apps.connectors.base import ConnectorConfig
 from apps.connectors.destinations.http.template import compile_batch_template, compile_record_template
-from apps.connectors.http import DEFAULT_RETRYABLE_STATUSES
+from apps.connectors.http import DEFAULT_RETRYABLE_STATUSES, parse_http_url
+from apps.connectors.nested_auth import NestedAuthConfig
 
 HttpMethod = Literal["POST", "PUT", "PATCH", "DELETE"]
 Operation = Literal["upsert", "insert", "update", "delete"]
@@ -80,10 +79,12 @@ _AUTH_SECRETS: dict[str, tuple[str, ...]] = {
     "api_key": ApiKeyAuth.secret_names,
     "hmac": HmacAuth.secret_names,
 }
-_SECRET_PREFIX = "auth."
 
 
-class HttpConfig(ConnectorConfig):
+class HttpConfig(NestedAuthConfig):
+    auth_secrets: ClassVar[dict[str, tuple[str, ...]]] = _AUTH_SECRETS
+    public_exclude_none: ClassVar[bool] = False
+
     url: str = Field(description="Endpoint that receives the records (http or https).")
     method: HttpMethod = "POST"
     methods: dict[Operation, HttpMethod] = Field(
@@ -121,42 +122,10 @@ class HttpConfig(ConnectorConfig):
         ),
     )
 
-    @classmethod
-    def secret_field_names(cls) -> tuple[str, ...]:
-        names = dict.fromkeys(n for names in _AUTH_SECRETS.values() for n in names)
-        return tuple(_SECRET_PREFIX + n for n in names)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _fold_stored_secrets(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or not any(str(k).startswith(_SECRET_PREFIX) for k in data):
-            return data
-        stored = {k[len(_SECRET_PREFIX) :]: v for k, v in data.items() if k.startswith(_SECRET_PREFIX)}
-        data = {k: v for k, v in data.items() if not k.startswith(_SECRET_PREFIX)}
-        auth = data.get("auth")
-        if isinstance(auth, dict):
-            auth = dict(auth)
-            # Only the secrets of the configured auth type; a value given in ``auth`` itself wins
-            # (an update that sets a new token).
-            for name in _AUTH_SECRETS.get(str(auth.get("type")), ()):
-                if auth.get(name) in (None, "") and name in stored:
-                    auth[name] = stored[name]
-            data["auth"] = auth
-        return data
-
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"not a valid URL: {exc}") from None
-        if url.scheme not in ("http", "https"):
-            raise ValueError("must be an http:// or https:// URL")
-        if not url.host:
-            raise ValueError("must include a host")
-        if url.userinfo:
-            raise ValueError("must not contain credentials; use auth (type basic) instead")
+        parse_http_url(value, credentials_hint="; use auth (type basic) instead")
         return value
 
     @field_validator("method", mode="before")
@@ -202,19 +171,6 @@ class HttpConfig(ConnectorConfig):
             compile_batch_template(value)
         return value
 
-    def split(self) -> tuple[dict[str, Any], dict[str, str]]:
-        """(public config, secrets): auth secrets leave ``auth`` for the encrypted column."""
-        public = self.model_dump(mode="json", exclude={"auth"})
-        secrets: dict[str, str] = {}
-        if self.auth is not None:
-            names = set(self.auth.secret_names)
-            public["auth"] = self.auth.model_dump(mode="json", exclude=names)
-            for name in sorted(names):
-                secrets[_SECRET_PREFIX + name] = getattr(self.auth, name).get_secret_value()
-        else:
-            public["auth"] = None
-        return public, secrets
-
     @staticmethod
     def operation_for(mode: str) -> str:
         # mirror upserts the rows still in the query (the engine deletes the others as "delete").
@@ -222,8 +178,3 @@ class HttpConfig(ConnectorConfig):
 
     def method_for(self, mode: str) -> str:
         return self.methods.get(self.operation_for(mode), self.method)  # type: ignore[call-overload]
-
-    def secret_values(self) -> list[str]:
-        if self.auth is None:
-            return []
-        return [getattr(self.auth, n).get_secret_value() for n in self.auth.secret_names]

@@ -14,24 +14,23 @@ it is not set. ``base_url`` (common to every vendor connector) is an alias of ``
 Salesforce — setting both to different values is an error — because the REST API root of an org
 *is* its instance URL (``{instance_url}/services/data/{api_version}/``).
 
-The auth secrets live inside ``auth`` while the connection store keeps secrets as a flat map next
-to the public config, so ``split`` stores them under dotted names (``auth.client_secret``) and a
-before-validator folds them back (the same scheme as the custom HTTP destination's config).
+The auth secrets live inside ``auth``; ``NestedAuthConfig`` stores them under dotted names
+(``auth.client_secret``) and folds them back (the same scheme as the custom HTTP config).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from apps.connectors.nested_auth import NestedAuthConfig
 from apps.connectors.vendor import VendorConfig, check_base_url
 
 DEFAULT_LOGIN_URL = "https://login.salesforce.com"
 DEFAULT_API_VERSION = "v62.0"
 _VERSION = re.compile(r"^v?(\d{2,3})\.0$")
-_SECRET_PREFIX = "auth."
 
 
 class _AuthBase(BaseModel):
@@ -70,7 +69,9 @@ _AUTH_SECRETS: dict[str, tuple[str, ...]] = {
 }
 
 
-class SalesforceConfig(VendorConfig):
+class SalesforceConfig(NestedAuthConfig, VendorConfig):
+    auth_secrets: ClassVar[dict[str, tuple[str, ...]]] = _AUTH_SECRETS
+
     instance_url: str | None = Field(
         None,
         description="The org's URL, e.g. https://acme.my.salesforce.com; default: the one the token "
@@ -83,28 +84,6 @@ class SalesforceConfig(VendorConfig):
     )
     api_version: str = Field(DEFAULT_API_VERSION, description="REST API version, e.g. v62.0.")
     auth: SalesforceAuth
-
-    @classmethod
-    def secret_field_names(cls) -> tuple[str, ...]:
-        names = dict.fromkeys(n for names in _AUTH_SECRETS.values() for n in names)
-        return tuple(_SECRET_PREFIX + n for n in names)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _fold_stored_secrets(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or not any(str(k).startswith(_SECRET_PREFIX) for k in data):
-            return data
-        stored = {k[len(_SECRET_PREFIX) :]: v for k, v in data.items() if str(k).startswith(_SECRET_PREFIX)}
-        data = {k: v for k, v in data.items() if not str(k).startswith(_SECRET_PREFIX)}
-        auth = data.get("auth")
-        if isinstance(auth, dict):
-            auth = dict(auth)
-            # Only the configured flow's secrets; a value sent in ``auth`` itself wins (a new secret).
-            for name in _AUTH_SECRETS.get(str(auth.get("type")), ()):
-                if auth.get(name) in (None, "") and name in stored:
-                    auth[name] = stored[name]
-            data["auth"] = auth
-        return data
 
     @field_validator("instance_url", "login_url")
     @classmethod
@@ -126,18 +105,3 @@ class SalesforceConfig(VendorConfig):
         if self.base_url and not self.instance_url:
             self.instance_url = self.base_url
         return self
-
-    def split(self) -> tuple[dict[str, Any], dict[str, str]]:
-        """(public config, secrets): the auth secrets leave ``auth`` for the encrypted column."""
-        names = set(self.auth.secret_names)
-        public = self.model_dump(mode="json", exclude={"auth"}, exclude_none=True)
-        public["auth"] = self.auth.model_dump(mode="json", exclude=names, exclude_none=True)
-        secrets: dict[str, str] = {}
-        for name in sorted(names):
-            value = getattr(self.auth, name)
-            if value is not None:
-                secrets[_SECRET_PREFIX + name] = value.get_secret_value()
-        return public, secrets
-
-    def secret_values(self) -> list[str]:
-        return self.auth.secret_values()
