@@ -83,8 +83,8 @@ def resolve_entries(
     reason: str,
     note: str,
     by: str,
-) -> int:
-    """Mark the open entries matching ``where`` resolved and move their counts; return how many.
+) -> list[str]:
+    """Mark the open entries matching ``where`` resolved and move their counts; return their ids.
 
     One ``UPDATE … RETURNING`` tells exactly which entries changed (and their sync, code and
     day), so two concurrent resolves of the same entry cannot both count it.
@@ -93,7 +93,7 @@ def resolve_entries(
     sql = (
         f"UPDATE {table} SET resolved = %s, resolved_at = %s, resolution_reason = %s, "
         f"resolution_note = %s, resolved_by = %s WHERE resolved = %s AND ({where}) "
-        f"RETURNING workspace_id, sync_id, error_code, {_day_sql('failed_at')}"
+        f"RETURNING id, workspace_id, sync_id, error_code, {_day_sql('failed_at')}"
     )
     deltas = CountDeltas()
     stamp = connection.ops.adapt_datetimefield_value(resolved_at)
@@ -101,12 +101,12 @@ def resolve_entries(
         cursor.execute(sql, [True, stamp, reason, note, by, False, *params])
         changed = cursor.fetchall()
         grouped: dict[CountKey, int] = defaultdict(int)
-        for ws, sync_id, code, day in changed:
+        for _id, ws, sync_id, code, day in changed:
             grouped[(ws, sync_id, code, dt.date.fromisoformat(day))] += 1
         for key, n in grouped.items():
             deltas.resolve(key, n)
         deltas.apply()
-    return len(changed)
+    return [row[0] for row in changed]
 
 
 def id_condition(ids: list[str]) -> tuple[str, list[object]]:

@@ -153,13 +153,15 @@ def dlq_resolve_succeeded(*, sync_id: str, keys: list[str]) -> int:
     resolved = 0
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
-        resolved += resolve_entries(
-            where=f"sync_id = %s AND record_key IN ({', '.join(['%s'] * len(chunk))})",
-            params=[sync_id, *chunk],
-            resolved_at=now,
-            reason=SUCCEEDED_ON_RETRY,
-            note="",
-            by=SYSTEM_ACTOR,
+        resolved += len(
+            resolve_entries(
+                where=f"sync_id = %s AND record_key IN ({', '.join(['%s'] * len(chunk))})",
+                params=[sync_id, *chunk],
+                resolved_at=now,
+                reason=SUCCEEDED_ON_RETRY,
+                note="",
+                by=SYSTEM_ACTOR,
+            )
         )
     return resolved
 
@@ -181,17 +183,32 @@ def dlq_resolve(
     replay_runs: list[SyncRun] = []
     now = timezone.now()
     with transaction.atomic():
-        # Set-based: read two columns of the named entries, update the open ones in one statement;
-        # whole rows (payloads) are never loaded.
-        state = dict(
-            DlqEntry.objects.filter(workspace_id=workspace_id, id__in=wanted).values_list("id", "resolved")
+        # Set-based: one UPDATE … RETURNING resolves the open entries of this workspace among the
+        # ids and says which they were; only the ids it did not return are looked up, to tell
+        # "already resolved" from "not found". Whole rows (payloads) are never loaded.
+        where, params = id_condition(wanted)
+        changed = set(
+            resolve_entries(
+                where=f"workspace_id = %s AND {where}",
+                params=[workspace_id, *params],
+                resolved_at=now,
+                reason=reason,
+                note=note,
+                by=by,
+            )
+            if wanted
+            else ()
         )
-        not_found = [i for i in wanted if i not in state]
-        already = [i for i in wanted if state.get(i) is True]
-        resolved_ids = [i for i in wanted if state.get(i) is False]
+        others = [i for i in wanted if i not in changed]
+        existing = set(
+            DlqEntry.objects.filter(workspace_id=workspace_id, id__in=others).values_list("id", flat=True)
+            if others
+            else ()
+        )
+        resolved_ids = [i for i in wanted if i in changed]
+        already = [i for i in others if i in existing]
+        not_found = [i for i in others if i not in existing]
         if resolved_ids:
-            where, params = id_condition(resolved_ids)
-            resolve_entries(where=where, params=params, resolved_at=now, reason=reason, note=note, by=by)
             audit_record(
                 workspace_id=workspace_id,
                 actor=by,

@@ -15,6 +15,9 @@ class SyncMode(models.TextChoices):
     UPDATE = "update", "Update"
     DELETE = "delete", "Delete"
     MIRROR = "mirror", "Mirror"
+    # Audiences (ads platforms, Iterable lists): the query's rows are added to / removed from the list.
+    ADD = "add", "Add to list"
+    REMOVE = "remove", "Remove from list"
 
 
 class ScheduleType(models.TextChoices):

@@ -143,3 +143,21 @@ def test_rebuild_command_repairs_drifted_counters(make_sync, workspace, clock):
     assert dlq_stats(workspace_id=workspace.pk)["open_entries"] == 99
     call_command("dlq_rebuild_counts", workspace=workspace.pk)
     assert dlq_stats(workspace_id=workspace.pk)["open_entries"] == 1
+
+
+def test_resolve_never_touches_another_workspace(make_sync, workspace, other_workspace, clock):
+    sync = make_sync()
+    run = run_enqueue(sync=sync, trigger="manual", dispatch=False)[0]
+    dlq_record_failures(
+        run=run,
+        object_name="contacts",
+        failures=[Failure(record_key=k, error_code="rate_limited", error_message="x") for k in ("A", "B")],
+    )
+    a, b = DlqEntry.objects.order_by("record_key")
+    theirs = dlq_resolve(workspace_id=other_workspace.pk, ids=[a.id], reason="fixed_upstream")
+    assert (theirs.resolved, theirs.already_resolved, theirs.not_found) == ([], [], [a.id])
+    ours = dlq_resolve(workspace_id=workspace.pk, ids=[b.id, a.id, b.id, "dlq_nope"], reason="fixed_upstream")
+    assert (ours.resolved, ours.already_resolved, ours.not_found) == ([b.id, a.id], [], ["dlq_nope"])
+    again = dlq_resolve(workspace_id=workspace.pk, ids=[a.id], reason="fixed_upstream")
+    assert (again.resolved, again.already_resolved) == ([], [a.id])
+    assert dlq_stats(workspace_id=workspace.pk)["resolved_entries"] == 2

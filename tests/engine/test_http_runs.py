@@ -7,6 +7,8 @@ import orjson
 import pytest
 
 from apps.dlq.models import DlqEntry
+from apps.dlq.services import dlq_resolve
+from apps.engine.runner import run_sync
 from apps.syncs.models import SyncState
 from tests.engine.conftest import run_now
 from tests.engine_fixtures import balanced
@@ -62,6 +64,26 @@ def test_per_record_rejections_land_in_the_dlq_with_the_vendor_message(http_sync
         again = run_now(sync)
         assert again.rows_added == 25 and again.rows_unchanged == 225 and again.rows_failed == 25
         assert DlqEntry.objects.filter(resolved=False).count() == 25
+
+
+def test_a_rejected_row_fixed_upstream_is_replayed_fixed(http_sync, warehouse):
+    bad = reject_where(lambda r: "@" not in r["email"], "email is not an address", "invalid_field_value")
+    warehouse.execute("UPDATE customers SET email = 'nobody' WHERE id = 'C0042'")
+    with HttpSink(faults=bad) as sink:
+        sync = http_sync(sink)
+        run = run_now(sync)
+        assert run.status == "partially_succeeded" and run.rows_failed == 1
+        entry = DlqEntry.objects.get(record_key="C0042", resolved=False)
+        assert entry.error_code == "invalid_field_value" and "email is not an address" in entry.error_message
+        warehouse.execute("UPDATE customers SET email = 'fixed42@example.com' WHERE id = 'C0042'")
+        result = dlq_resolve(
+            workspace_id=sync.workspace_id, ids=[entry.id], reason="fixed_upstream", replay=True, by="ops"
+        )
+        replay = run_sync(result.replay_runs[0].id)
+        assert replay.trigger == "replay" and replay.rows_written == 1 and replay.rows_failed == 0
+        assert {"id": "C0042", "email": "fixed42@example.com", "score": 42} in sink.received
+        entry.refresh_from_db()
+        assert entry.resolved and entry.resolution_reason == "fixed_upstream"
 
 
 def test_exhausted_retries_are_retryable_dlq_entries(http_sync, settings):
