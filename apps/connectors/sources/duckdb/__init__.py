@@ -73,6 +73,22 @@ class DuckDBSource(Source):
     Config = DuckDBConfig
     config: DuckDBConfig
 
+    def __init__(self, config: ConnectorConfig) -> None:
+        super().__init__(config)
+        self._database: duckdb.DuckDBPyConnection | None = None
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor on this source's one read-only connection: opening the database file is the
+        costly part (~40 ms), and a run streams from it twice (keys and hashes, then rows)."""
+        if self._database is None:
+            self._database = self._connect()
+        return self._database.cursor()
+
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.close()
+            self._database = None
+
     def _connect(self) -> duckdb.DuckDBPyConnection:
         path = self.config.path
         if path != ":memory:" and not Path(path).exists():
@@ -117,7 +133,7 @@ class DuckDBSource(Source):
         ensure_read_only(sql, self.dialect)
         body = statement_body(sql, self.dialect)
         timeout = self.config.timeout_seconds
-        con = self._connect()
+        con = self._cursor()
         try:
             _ensure_duckdb_sees_one_select(con, body)
             with _watchdog(con, timeout):
