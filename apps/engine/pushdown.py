@@ -29,7 +29,7 @@ def applies(spec: RunSpec, source: Source, extract: ExtractQuery, *, state_rows:
     compare with, a diff strategy, and nothing that makes every row go out anyway."""
     key = spec.key_field
     return (
-        f'AS "{ROW_HASH_ALIAS}"' in extract.sql
+        extract.hashed
         and key is not None
         and spec.strategy == "diff"
         and not forced

@@ -31,6 +31,7 @@ class MappingError(ValueError):
 class ExtractQuery:
     sql: str
     params: tuple
+    hashed: bool = False  # each row carries the warehouse's hash of it as ``__h``
 
 
 def parse_expression(source: str, dialect: str, destination: str) -> exp.Expression:
@@ -88,16 +89,16 @@ def compile_extract(
     sql = select.sql(dialect=dialect)
     if row_hash_sql is not None:
         sql = f'SELECT m.*, {row_hash_sql} AS "{ROW_HASH_ALIAS}" FROM ({sql}) AS m'
-    return ExtractQuery(sql=sql, params=params)
+    return ExtractQuery(sql=sql, params=params, hashed=row_hash_sql is not None)
 
 
 def keys_and_hashes(extract: ExtractQuery, key_column: str) -> ExtractQuery:
     """Only the key and the hash of every row of a hashed extract: what a diff needs."""
     sql = f'SELECT "{key_column}", "{ROW_HASH_ALIAS}" FROM ({extract.sql}) AS h'
-    return ExtractQuery(sql=sql, params=extract.params)
+    return ExtractQuery(sql=sql, params=extract.params, hashed=True)
 
 
 def rows_where(extract: ExtractQuery, condition: str, params: list) -> ExtractQuery:
     """The extract's rows that satisfy ``condition`` (SQL over its output columns)."""
     sql = f"SELECT * FROM ({extract.sql}) AS r WHERE {condition}"
-    return ExtractQuery(sql=sql, params=(*extract.params, *params))
+    return ExtractQuery(sql=sql, params=(*extract.params, *params), hashed=extract.hashed)

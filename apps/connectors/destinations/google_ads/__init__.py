@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from apps.connectors.audiences import audience_action
 from apps.connectors.base import (
     CheckResult,
     ConnectorConfig,
@@ -53,7 +54,7 @@ from apps.connectors.vendor import VendorDestination
 __all__ = ["GoogleAdsConfig", "GoogleAdsDestination"]
 
 # The job operation each engine mode becomes (mirror's halves are upsert and delete).
-OPERATIONS = {"add": "create", "upsert": "create", "remove": "remove", "delete": "remove"}
+OPERATIONS = {"add": "create", "remove": "remove"}  # audience action -> job operation
 
 
 @register_destination
@@ -166,13 +167,7 @@ class GoogleAdsDestination(VendorDestination):
     def write(
         self, object_name: str, mode: str, batch: OutgoingBatch, *, match_key: str | None
     ) -> WriteResult:
-        operation = OPERATIONS.get(mode)
-        if operation is None:
-            raise ConnectorError(
-                f"Mode '{mode}' is not supported by Customer Match lists; supported: add, remove, mirror",
-                code=ErrorCode.DESTINATION_REJECTED,
-                status=400,
-            )
+        operation = OPERATIONS[audience_action(mode, "Customer Match lists")]
         records = batch.records
         if not records:
             return WriteResult(outcomes=[], requests=0)

@@ -36,6 +36,7 @@ from typing import Any
 
 import httpx
 
+from apps.connectors.audiences import audience_action
 from apps.connectors.base import (
     CheckResult,
     ConnectorConfig,
@@ -58,7 +59,7 @@ __all__ = ["MetaAdsConfig", "MetaAdsDestination"]
 logger = logging.getLogger(__name__)
 
 # Engine modes -> HTTP method of /users: mirror's upserts add, its deletes remove.
-_METHODS = {"add": "POST", "upsert": "POST", "remove": "DELETE", "delete": "DELETE"}
+_METHODS = {"add": "POST", "remove": "DELETE"}  # audience action -> HTTP method on /users
 _ACCOUNT_STATUS = {
     1: "active",
     2: "disabled",
@@ -172,13 +173,7 @@ class MetaAdsDestination(VendorDestination):
         self, object_name: str, mode: str, batch: OutgoingBatch, *, match_key: str | None
     ) -> WriteResult:
         """Add (add, upsert) or remove (remove, delete) the batch's people; see ``uploads``."""
-        method = _METHODS.get(mode)
-        if method is None:
-            raise ConnectorError(
-                f"Mode '{mode}' is not supported by Meta Custom Audiences; supported: add, remove, mirror",
-                code=ErrorCode.DESTINATION_REJECTED,
-                status=400,
-            )
+        method = _METHODS[audience_action(mode, "Meta Custom Audiences")]
         if not object_name.isdigit():  # a Graph node id; anything else would change the path
             raise ConnectorError(
                 f"'{object_name}' is not a custom audience ID (digits).",
