@@ -417,6 +417,12 @@ def main() -> None:
         with connection.cursor() as cur:
             cur.execute("SELECT version()")
             pg_version = cur.fetchone()[0].split(" on ")[0]
+            # The write path (resolve) depends on these server settings more than on our code.
+            settings_shown = []
+            for name in ("shared_buffers", "max_wal_size", "wal_compression", "synchronous_commit"):
+                cur.execute(f"SHOW {name}")
+                settings_shown.append(f"{name}={cur.fetchone()[0]}")
+            pg_version += " (" + ", ".join(settings_shown) + ")"
         client = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
         rows = []
         for name, path, params, target in scenarios(args.dlq, args.runs):
