@@ -127,7 +127,7 @@ class Workbench:
             + ")) AS VARCHAR)"
         )
         if ROW_HASH_ALIAS in types:
-            hash_sql = f"CAST({quote_ident(ROW_HASH_ALIAS)} AS UBIGINT)"
+            hash_sql = _unsigned_hash(types)
         else:
             hash_sql = "hash(" + ", ".join(c.value for _, c in coerced) + ")"
         key_field = next((f for f in fields if f.mapping.key), None)
@@ -218,8 +218,7 @@ class Workbench:
         self.con.execute(f"""
             CREATE OR REPLACE TABLE phase1 AS
             SELECT {raw}, fp, fp IN (SELECT hash(key, row_hash) FROM {state_table}) AS same
-            FROM (SELECT {raw}, hash({key_sql}, CAST({quote_ident(ROW_HASH_ALIAS)} AS UBIGINT)) AS fp
-                  FROM _keys)
+            FROM (SELECT {raw}, hash({key_sql}, {_unsigned_hash(types)}) AS fp FROM _keys)
         """)
         self.con.unregister("_keys")
         self.con.execute(f"""
@@ -410,3 +409,13 @@ class Workbench:
                 f"SELECT {self.payload_sql} FROM work_rows WHERE action IN ({actions}) LIMIT {int(limit)}"
             ).fetchall()
         ]
+
+
+def _unsigned_hash(types: dict[str, str]) -> str:
+    """The warehouse's row hash as the state's UBIGINT. A signed 64-bit hash (PostgreSQL's
+    hashtextextended) is read as its two's-complement bits, so it keeps all 64 of them."""
+    column = quote_ident(ROW_HASH_ALIAS)
+    if types.get(ROW_HASH_ALIAS, "UBIGINT") == "UBIGINT":
+        return f"CAST({column} AS UBIGINT)"
+    wide = f"CAST({column} AS HUGEINT)"
+    return f"CAST(CASE WHEN {wide} < 0 THEN {wide} + 18446744073709551616 ELSE {wide} END AS UBIGINT)"

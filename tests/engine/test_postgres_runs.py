@@ -113,3 +113,38 @@ def test_postgres_watermark_is_a_bound_parameter(pg_sync, pg_warehouse):
         second = run_now(sync)
         # only rows at or after the stored watermark were read: the boundary row and the updated one
         assert second.rows_read == 2 and second.rows_changed == 1 and second.rows_unchanged == 1
+
+
+def test_postgres_hashes_rows_and_reads_only_the_changed_ones_in_full(pg_sync, pg_warehouse, monkeypatch):
+    from apps.connectors.sources.postgres import PostgresSource
+
+    reads: list[tuple[str, int]] = []
+    original = PostgresSource.stream
+
+    def recording(self, sql, *, params=(), batch_size=50_000):
+        rows = 0
+        for batch in original(self, sql, params=params, batch_size=batch_size):
+            rows += batch.num_rows
+            yield batch
+        reads.append((sql, rows))
+
+    monkeypatch.setattr(PostgresSource, "stream", recording)
+    with HttpSink() as sink:
+        sync = pg_sync(sink)
+        assert run_now(sync).rows_written == 1800
+        execute(
+            pg_warehouse,
+            "UPDATE analytics.accounts SET revenue = revenue + 1 "
+            "WHERE account_id IN ('ACC-00003', 'ACC-00004', 'ACC-01999')",
+        )
+        reads.clear()
+        second = run_now(sync)
+        assert (second.rows_changed, second.rows_unchanged, second.rows_written) == (3, 1797, 3)
+        (narrow, narrow_rows), (wanted, wanted_rows) = reads
+        assert "hashtextextended" in narrow and narrow_rows == 1800
+        assert "= ANY(" in wanted and wanted_rows == 3
+        changed = {r["id"]: r["revenue"] for r in sink.received[1800:]}
+        assert changed == {"ACC-00003": 3001.75, "ACC-00004": 4002.0, "ACC-01999": 1999 * 1000.25 + 1}
+        reads.clear()
+        third = run_now(sync)
+        assert third.rows_unchanged == 1800 and third.rows_written == 0 and len(reads) == 1

@@ -112,11 +112,28 @@ class PostgresSource(Source):
     def _begin(self, conn: psycopg.Connection[Any]) -> None:
         """Settings for this transaction only (``is_local``), so nothing outlives the query."""
         timeout_ms = max(1, round(self.config.timeout_seconds * 1000))
-        settings = [("statement_timeout", str(timeout_ms)), ("TimeZone", "UTC")]
+        # Text forms pinned to PostgreSQL's defaults: rows are hashed from their text form
+        # (row_hash_sql), so a server configured otherwise must not change every hash.
+        settings = [
+            ("statement_timeout", str(timeout_ms)),
+            ("TimeZone", "UTC"),
+            ("DateStyle", "ISO, MDY"),
+            ("IntervalStyle", "postgres"),
+            ("extra_float_digits", "1"),
+        ]
         if self.config.schema_:
             settings.append(("search_path", pgsql.Identifier(self.config.schema_).as_string(conn)))
         for name, value in settings:
             conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+
+    def row_hash_sql(self, columns: Sequence[str]) -> str | None:
+        # A signed 64-bit hash of the row's text form; the engine reads it as unsigned.
+        # hashtextextended is what hash partitioning uses, so it is stable across servers.
+        row = ", ".join(pgsql.Identifier(c).as_string() for c in columns)
+        return f"hashtextextended(ROW({row})::text, 0)"
+
+    def key_in_sql(self, column: str, keys: Sequence[Any]) -> tuple[str, list[Any]] | None:
+        return f"{pgsql.Identifier(column).as_string()} = ANY(%s)", [list(keys)]
 
     def check(self) -> CheckResult:
         try:
