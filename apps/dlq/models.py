@@ -37,8 +37,15 @@ class DlqEntry(models.Model):
     resolution_reason = models.CharField(max_length=64, blank=True, default="")
     resolution_note = models.TextField(blank=True, default="")
     resolved_by = models.CharField(max_length=200, blank=True, default="")
+    # Mostly NULL: indexed by partial indexes (Meta) so the many entries without one — every
+    # entry written or resolved without a replay — cost no index write.
     replay_run = models.ForeignKey(
-        "runs.SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="replayed_entries"
+        "runs.SyncRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replayed_entries",
+        db_index=False,
     )
     previous_entry = models.ForeignKey(
         "self",
@@ -47,6 +54,7 @@ class DlqEntry(models.Model):
         on_delete=models.SET_NULL,
         related_name="next_entries",
         help_text="The entry this one re-failed after a replay.",
+        db_index=False,
     )
 
     class Meta:
@@ -77,6 +85,14 @@ class DlqEntry(models.Model):
                 fields=["workspace", "failed_at", "sync", "error_code"],
                 condition=models.Q(resolved=True),
                 name="dlq_resolved_by_time",
+            ),
+            models.Index(
+                fields=["replay_run"], condition=models.Q(replay_run__isnull=False), name="dlq_replay_run"
+            ),
+            models.Index(
+                fields=["previous_entry"],
+                condition=models.Q(previous_entry__isnull=False),
+                name="dlq_previous_entry",
             ),
             # Finding a key's open entry when the row finally goes through.
             models.Index(fields=["sync", "record_key", "resolved"], name="dlq_sync_key"),
