@@ -26,6 +26,7 @@ from django.db.models.functions import TruncDate
 from apps.dlq.models import DlqDailyCount, DlqEntry
 
 CountKey = tuple[str, str, str, dt.date]  # workspace, sync, error code, UTC day
+_ROWS_PER_STATEMENT = 1000  # 6,000 parameters: within SQLite's limit of 32,766
 
 
 def utc_day(moment: dt.datetime) -> dt.date:
@@ -56,16 +57,22 @@ class CountDeltas:
         if not rows:
             return
         table = DlqDailyCount._meta.db_table
-        sql = (
-            f"INSERT INTO {table} (workspace_id, sync_id, error_code, day, open_count, resolved_count) "
-            "VALUES (%s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (workspace_id, sync_id, error_code, day) DO UPDATE SET "
-            f"open_count = {table}.open_count + excluded.open_count, "
-            f"resolved_count = {table}.resolved_count + excluded.resolved_count"
-        )
         adapt = connection.ops.adapt_datefield_value
+        rows = [(w, s, c, adapt(d), o, r) for w, s, c, d, o, r in sorted(rows)]
         with connection.cursor() as cursor:
-            cursor.executemany(sql, [(w, s, c, adapt(d), o, r) for w, s, c, d, o, r in sorted(rows)])
+            # Multi-row statements, not executemany: a 10,000-entry resolve moves thousands of
+            # counters, and a round trip per counter cost more than the rest of the upsert.
+            for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+                chunk = rows[start : start + _ROWS_PER_STATEMENT]
+                values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+                cursor.execute(
+                    f"INSERT INTO {table} (workspace_id, sync_id, error_code, day, open_count, "
+                    f"resolved_count) VALUES {values} "
+                    "ON CONFLICT (workspace_id, sync_id, error_code, day) DO UPDATE SET "
+                    f"open_count = {table}.open_count + excluded.open_count, "
+                    f"resolved_count = {table}.resolved_count + excluded.resolved_count",
+                    [value for row in chunk for value in row],
+                )
 
 
 def _day_sql(column: str) -> str:
