@@ -27,10 +27,10 @@ def is_sha256_hex(value: str) -> bool:
     return bool(_SHA256_HEX.match(value.strip().lower()))
 
 
-def hashed(normalised: str) -> str:
-    """The digest of an already-normalised value, or the value itself if it is a digest already."""
-    candidate = normalised.strip().lower()
-    return candidate if is_sha256_hex(candidate) else sha256_hex(normalised)
+def already_hashed(value: str) -> str | None:
+    """The digest (lower-cased) when the warehouse already hashed ``value``, else None: such a
+    value is passed through, not normalised and hashed again."""
+    return value.strip().lower() if is_sha256_hex(value) else None
 
 
 def collapse_whitespace(value: str) -> str:

@@ -6,7 +6,7 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import Count, Min, Sum
+from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from apps.core.timefmt import iso
@@ -30,7 +30,10 @@ def dlq_stats(
         entries = entries.filter(sync_id=sync_id)
     open_counts: dict[tuple[str, str], int] = defaultdict(int)
     resolved_count = 0
-    oldest_from: dt.datetime | None = since
+    # Where to look for the oldest open entry: ``since`` when its partial first day holds one,
+    # else the first day the counters say has one (so a sync's range scan does not walk other
+    # syncs' older entries).
+    oldest_from: dt.datetime | None = None
     if since is not None:
         first_full_day = _day_start(since)
         if first_full_day < since:
@@ -43,22 +46,24 @@ def dlq_stats(
             open_counts[(row["sync_id"], row["error_code"])] += row["n"]
         resolved_count += partial.filter(resolved=True).count()
         counters = counters.filter(day__gte=first_full_day.date())
-        has_open_in_partial = bool(open_counts)
-    else:
-        has_open_in_partial = False
+        oldest_from = since if open_counts else None
+    first_open_days = []
     for row in (
         counters.values("sync_id", "error_code")
-        .annotate(open=Sum("open_count"), resolved=Sum("resolved_count"))
+        .annotate(
+            open=Sum("open_count"),
+            resolved=Sum("resolved_count"),
+            first_open=Min("day", filter=Q(open_count__gt=0)),
+        )
         .order_by()
     ):
         if row["open"]:
             open_counts[(row["sync_id"], row["error_code"])] += row["open"]
+        if row["first_open"] is not None:
+            first_open_days.append(row["first_open"])
         resolved_count += row["resolved"]
-    if not has_open_in_partial:
-        # Start the search for the oldest open entry on the first day the counters say has one,
-        # so a sync's range scan does not walk other syncs' older entries.
-        first_day = counters.filter(open_count__gt=0).aggregate(first=Min("day"))["first"]
-        oldest_from = None if first_day is None else _day_start(first_day)
+    if oldest_from is None and first_open_days:
+        oldest_from = _day_start(min(first_open_days))
     oldest = None
     if oldest_from is not None:
         oldest = entries.filter(resolved=False, failed_at__gte=oldest_from).aggregate(

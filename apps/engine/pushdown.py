@@ -58,12 +58,11 @@ def extract_changed_rows(
         [key.column, ROW_HASH_ALIAS],
         name="_keys",
     )
-    raw_keys, null_keys, total = workbench.split_by_key_hash(
-        key_field=key, mode=spec.mode, state_table=state_table
-    )
-    if len(raw_keys) > MAX_CHANGED_KEYS or len(raw_keys) > total * MAX_CHANGED_SHARE:
-        workbench.unchanged_count, workbench.unchanged_fingerprints = 0, ""
+    split = workbench.split_by_key_hash(key_field=key, mode=spec.mode, state_table=state_table)
+    raw_keys = split.raw_keys
+    if len(raw_keys) > MAX_CHANGED_KEYS or len(raw_keys) > split.total * MAX_CHANGED_SHARE:
         return False
+    workbench.count_unchanged(split)
     columns = [f.column for f in spec.fields] + [ROW_HASH_ALIAS]
     conditions, params = [], []
     if raw_keys:
@@ -71,7 +70,7 @@ def extract_changed_rows(
         assert condition is not None
         conditions.append(condition[0])
         params.extend(condition[1])
-    if null_keys:
+    if split.null_keys:
         conditions.append(f'"{key.column}" IS NULL')
     if conditions:
         wanted = rows_where(extract, " OR ".join(f"({c})" for c in conditions), params)

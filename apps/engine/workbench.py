@@ -28,6 +28,16 @@ SEND_ACTIONS = ("added", "changed")
 FETCH_ROWS = 16_384
 
 
+@dataclass(frozen=True)
+class KeySplit:
+    """What a key-and-hash pass found (``Workbench.split_by_key_hash``)."""
+
+    raw_keys: list[object]  # key values whose rows must be read in full
+    null_keys: bool  # rows with a NULL key exist (read those too)
+    total: int  # rows seen
+    unchanged: int  # rows equal to the accepted ones, to be only counted
+
+
 @dataclass
 class DiffCounts:
     read: int = 0
@@ -52,9 +62,8 @@ class Workbench:
         self.con.execute(f"SET temp_directory = '{directory / 'spill'}'")
         self.con.execute("SET preserve_insertion_order = false")
         self.has_excluded = False
-        # Set by split_by_key_hash: rows counted as unchanged without entering ``work``.
+        # Set by count_unchanged: rows counted as unchanged without entering ``work``.
         self.unchanged_count = 0
-        self.unchanged_fingerprints = ""
         self.payload_sql = "NULL"
         self._types: dict[str, str] = {}
 
@@ -198,18 +207,14 @@ class Workbench:
         )
         self.con.unregister("_src")
 
-    def split_by_key_hash(
-        self, *, key_field: MappedField, mode: str, state_table: str
-    ) -> tuple[list[object], bool, int]:
+    def split_by_key_hash(self, *, key_field: MappedField, mode: str, state_table: str) -> KeySplit:
         """Diff the (raw key, ``__h``) rows of ``_keys`` against the accepted state.
 
         A row is unchanged when its fingerprint, hash(key, row hash), is one of the state's: one
         semi-join on 64-bit integers instead of a join on a million key strings. Every row that
         is not unchanged — and every row sharing a key or a fingerprint with one (duplicates) —
-        must be read in full; the rest are only counted (``unchanged_count``).
-
-        Returns the raw key values to read in full, whether rows with a NULL key exist (read
-        those too), and the number of rows seen.
+        must be read in full; the rest are only counted, once the caller settles for this split
+        (``count_unchanged``).
         """
         types = self.column_types()
         raw = quote_ident(key_field.column)
@@ -240,16 +245,18 @@ class Workbench:
             f"SELECT count(*) FILTER (WHERE {raw} IS NULL), count(*) FILTER (WHERE NOT ({look})), count(*) "
             "FROM phase1"
         ).fetchall()[0]
-        self.unchanged_count = unchanged
-        self.unchanged_fingerprints = "(SELECT fp FROM phase1 WHERE same)"
-        return raw_keys.column(0).to_pylist(), bool(null_keys), total
+        return KeySplit(raw_keys.column(0).to_pylist(), bool(null_keys), total, unchanged)
+
+    def count_unchanged(self, split: KeySplit) -> None:
+        """Take the split's unchanged rows as read: counted, never entering ``work``."""
+        self.unchanged_count = split.unchanged
 
     def build_removed(self, state_table: str) -> None:
         """Keys of the state no row of the query has any more. Rows only counted as unchanged
-        (``split_by_key_hash``) are recognised by their fingerprint."""
+        (``count_unchanged``) are recognised by their fingerprint."""
         counted = (
-            f"AND hash(st.key, st.row_hash) NOT IN {self.unchanged_fingerprints}"
-            if self.unchanged_fingerprints
+            "AND hash(st.key, st.row_hash) NOT IN (SELECT fp FROM phase1 WHERE same)"
+            if self.unchanged_count
             else ""
         )
         self.con.execute(f"""

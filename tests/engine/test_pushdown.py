@@ -11,7 +11,6 @@ import pytest
 
 from apps.connectors.sources.duckdb import DuckDBSource
 from apps.dlq.models import DlqEntry
-from apps.engine import pushdown
 from tests.engine.conftest import run_now
 from tests.engine_fixtures import balanced
 
@@ -90,4 +89,3 @@ def test_mirror_removes_and_a_big_change_falls_back_to_one_read(make_sync, wareh
     balanced(big)
     assert big.rows_changed == 248 and big.rows_written == 248
     assert len(source_reads) == 2 and source_reads[1][1] == 248 and "unnest" not in source_reads[1][0]
-    assert pushdown.MAX_CHANGED_SHARE < 1

@@ -180,15 +180,17 @@ def test_secrets_never_logged_nor_in_messages(case, fake, caplog):
     batch, _ = batch_with_rejection(case)
     result = good.write(case.object_name, case.mode, batch, match_key=case.match_key)
     texts += [o.message or "" for o in result.outcomes]
-    for destination in (bad, good):
-        case.throttle(fake) if destination is good else None
-        try:
+
+    def failure_text(destination: Destination) -> str:
+        with pytest.raises(ConnectorError) as raised:
             destination.write(
                 case.object_name, case.mode, OutgoingBatch.of(case.records), match_key=case.match_key
             )
-        except ConnectorError as exc:
-            texts.append(exc.message)
-            texts.append(str(exc))
+        return f"{raised.value.message}\n{raised.value}"
+
+    texts.append(failure_text(bad))  # refused credentials
+    case.throttle(fake)
+    texts.append(failure_text(good))  # the vendor's rate-limit answer
     texts += [r.getMessage() for r in caplog.records]
     joined = "\n".join(texts)
     for secret in secrets:

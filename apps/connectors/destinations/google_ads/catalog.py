@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from apps.connectors.audiences import AUDIENCE_OBJECT_MODES
 from apps.connectors.base import FieldSpec, ObjectSpec
 from apps.connectors.destinations.google_ads.identifiers import (
     CONTACT_INFO,
@@ -28,7 +29,7 @@ from apps.connectors.destinations.google_ads.identifiers import (
     MOBILE_ADVERTISING_ID,
 )
 
-MODES = ("add", "remove", "mirror")
+MODES = AUDIENCE_OBJECT_MODES
 USER_LISTS_QUERY = (
     "SELECT user_list.id, user_list.name, user_list.type, user_list.crm_based_user_list.upload_key_type "
     "FROM user_list WHERE user_list.type = 'CRM_BASED'"

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from apps.connectors.destinations.google_ads.phones import PhoneError, to_e164
-from apps.connectors.pii import basic_email, collapse_whitespace, is_sha256_hex, sha256_hex
+from apps.connectors.pii import already_hashed, basic_email, collapse_whitespace, sha256_hex
 
 CONTACT_INFO = "CONTACT_INFO"
 CRM_ID = "CRM_ID"
@@ -102,11 +102,11 @@ def normalize_postal_code(value: str, country: str) -> str:
 
 
 def hash_email(value: str) -> str:
-    return _digest(value) or sha256_hex(normalize_email(value))
+    return already_hashed(value) or sha256_hex(normalize_email(value))
 
 
 def hash_phone(value: str, default_country: str | None = None) -> str:
-    digest = _digest(value)
+    digest = already_hashed(value)
     if digest:
         return digest
     try:
@@ -116,18 +116,13 @@ def hash_phone(value: str, default_country: str | None = None) -> str:
 
 
 def hash_name(value: str, *, last: bool = False) -> str:
-    digest = _digest(value)
+    digest = already_hashed(value)
     if digest:
         return digest
     name = normalize_name(value, last=last)
     if not name:
         raise InvalidIdentifier("last_name" if last else "first_name", f"'{value}' is empty once normalised")
     return sha256_hex(name)
-
-
-def _digest(value: str) -> str | None:
-    """The value itself (lower-cased) when the warehouse already hashed it."""
-    return value.strip().lower() if is_sha256_hex(value) else None
 
 
 # --- a whole record ---------------------------------------------------------------------------

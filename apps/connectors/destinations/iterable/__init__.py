@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from apps.connectors.audiences import audience_action
 from apps.connectors.base import (
     CheckResult,
     ConnectorError,
@@ -55,8 +56,6 @@ _SUBSCRIBE = ("/api/lists/subscribe", "subscribers")
 _UNSUBSCRIBE = ("/api/lists/unsubscribe", "subscribers")
 # The engine's modes on a list object: "mirror" arrives as upsert (rows in the query) and delete
 # (rows that left it).
-_SUBSCRIBING = frozenset({"add", "upsert"})
-_UNSUBSCRIBING = frozenset({"remove", "delete"})
 
 
 @register_destination
@@ -137,8 +136,8 @@ class IterableDestination(VendorDestination):
             return self._send(_USERS, {}, batch, partial(user_item, match_key=match_key))
         if object_name == catalog.EVENTS and mode == "insert":
             return self._send(_EVENTS, {}, batch, event_item)
-        if list_id is not None and mode in _SUBSCRIBING | _UNSUBSCRIBING:
-            subscribe = mode in _SUBSCRIBING
+        if list_id is not None:
+            subscribe = audience_action(mode, "Iterable lists") == "add"
             return self._send(
                 _SUBSCRIBE if subscribe else _UNSUBSCRIBE,
                 {"listId": list_id},
@@ -147,7 +146,7 @@ class IterableDestination(VendorDestination):
                 # Unsubscribing someone Iterable does not know leaves them off the list: done.
                 not_found_ok=not subscribe,
             )
-        if object_name in (catalog.USERS, catalog.EVENTS) or list_id is not None:
+        if object_name in (catalog.USERS, catalog.EVENTS):
             raise ConnectorError(
                 f"Iterable's {object_name} cannot be written with mode '{mode}'",
                 code=ErrorCode.DESTINATION_REJECTED,

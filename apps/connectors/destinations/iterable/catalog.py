@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from apps.connectors.audiences import AUDIENCE_OBJECT_MODES
 from apps.connectors.base import FieldSpec, FieldType, ObjectSpec
 
 USERS = "users"
@@ -34,7 +35,7 @@ LIST_PREFIX = "list:"
 # nor an update-only flag, so neither delete, update nor mirror is offered.
 USERS_SPEC = ObjectSpec(USERS, "Users", ("upsert",), freeform_fields=True)
 EVENTS_SPEC = ObjectSpec(EVENTS, "Custom events", ("insert",), freeform_fields=True)
-LIST_MODES = ("add", "remove", "mirror")
+LIST_MODES = AUDIENCE_OBJECT_MODES
 # Lists that hold people someone put there; "Dynamic" and "Internal" ones are computed.
 WRITABLE_LIST_TYPES = frozenset({"Standard", "Suppression"})
 

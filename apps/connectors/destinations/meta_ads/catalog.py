@@ -21,10 +21,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from apps.connectors.audiences import AUDIENCE_OBJECT_MODES
 from apps.connectors.base import FieldSpec, ObjectSpec
 from apps.connectors.destinations.meta_ads.keys import DOB_FIELD, KEYS
 
-AUDIENCE_MODES_SUPPORTED: tuple[str, ...] = ("add", "remove", "mirror")
+AUDIENCE_MODES_SUPPORTED = AUDIENCE_OBJECT_MODES
 AUDIENCE_FIELDS = "id,name,subtype,operation_status"
 PAGE_SIZE = 100
 MAX_PAGES = 1_000  # 100,000 audiences: far beyond any account; stops a server that pages forever

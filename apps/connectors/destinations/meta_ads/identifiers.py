@@ -244,8 +244,9 @@ def _text(value: Any) -> str | None:
 
 
 def _encode(key: Key, raw: str, country: str | None) -> str:
-    if key.hashed and pii.is_sha256_hex(raw):
-        return raw.strip().lower()  # hashed upstream: pass it through
+    digest = pii.already_hashed(raw) if key.hashed else None
+    if digest is not None:
+        return digest
     value = NORMALISERS[key.field](raw, country)
     return pii.sha256_hex(value) if key.hashed else value
 
