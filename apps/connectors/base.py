@@ -231,17 +231,17 @@ class Source(ABC):
     ) -> Iterator[pa.RecordBatch]:
         """Run ``sql`` read-only and yield its rows as Arrow record batches."""
 
-    # --- optional: diff on keys and hashes computed in the warehouse -------------------------
-    # A source that implements both lets the engine read only (key, hash) of every row, compare
+    # --- optional: diff on row hashes computed in the warehouse -------------------------------
+    # A source that implements both lets the engine read only the hash of every row, compare
     # them with the accepted state, and then read in full only the rows that changed.
     def row_hash_sql(self, columns: Sequence[str]) -> str | None:
         """A SQL expression (this warehouse's dialect) giving a 64-bit unsigned hash of the quoted
         ``columns`` of one row, the same for the same values on every run; None if unsupported."""
         return None
 
-    def key_in_sql(self, column: str, keys: Sequence[Any]) -> tuple[str, list[Any]] | None:
-        """A SQL condition (and its parameters) true for rows whose ``column`` is one of ``keys``
-        (never NULL); None if unsupported."""
+    def column_in_sql(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]] | None:
+        """A SQL condition (and its parameters) true for rows whose ``column`` is one of
+        ``values`` (never NULL); None if unsupported."""
         return None
 
     def close(self) -> None:  # noqa: B027 - optional hook

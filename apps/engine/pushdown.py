@@ -1,32 +1,38 @@
-"""Diff on keys and hashes first, then read in full only the rows that changed.
+"""Diff on row hashes first, then read in full only the rows that changed.
 
-When the warehouse can hash a row itself (``Source.row_hash_sql``) and select rows by a list of
-keys (``Source.key_in_sql``), a run with an accepted state reads two narrow columns of every row
-— the key and the warehouse's hash — compares them with the state, and reads the full rows of
-the new and changed keys only. With 1% of a million rows changed that moves ~2% of the bytes a
-full read moves, and the work table's heavy columns are built for 10,000 rows, not 1,000,000.
+When the warehouse can hash a row itself (``Source.row_hash_sql``, over every mapped column, the
+key included) and select rows by a list of values (``Source.column_in_sql``), a run with an
+accepted state reads one 64-bit hash per row, compares them with the accepted hashes, and reads
+in full only the rows whose hash is new (added, changed, NULL key) or repeated (duplicates).
+With 1% of a million rows changed that moves 8 bytes per row plus 1% of the rows, and the work
+table's heavy columns are built for 10,000 rows, not 1,000,000.
 
-Rows that change between the two reads are read as they are at the second one (their new hash
-goes with them); a row that vanishes in between is simply not read, as if the query had been run
-a moment later. When most rows changed, two reads cost more than one: the caller reads everything.
+Duplicates hide among the rows counted as unchanged in two ways: an accepted row now present
+twice (its hash repeats), and a key present twice — its accepted copy and a new one (only the new
+one's hash is new). The workbench tests for both cheaply after building the work table and, when
+they exist, reads those rows too (``read_more``: a third, tiny read).
+
+Rows that change between the reads are read as they are at the later one (their new hash goes
+with them); a row that vanishes in between is simply not read, as if the query had been run a
+moment later. When most rows changed, two reads cost more than one: the caller reads everything.
 """
 
 from __future__ import annotations
 
 from apps.connectors.base import Source
-from apps.engine.query import ROW_HASH_ALIAS, ExtractQuery, keys_and_hashes, rows_where
+from apps.engine.query import ROW_HASH_ALIAS, ExtractQuery, hashes_only, rows_where
 from apps.engine.spec import RunSpec
 from apps.engine.workbench import Workbench
 
-# Past this share of changed rows (or this many keys to pass as a parameter), one full read is
+# Past this share of changed rows (or this many hashes to pass as a parameter), one full read is
 # cheaper than the narrow read plus a second, key-filtered one.
 MAX_CHANGED_SHARE = 0.2
-MAX_CHANGED_KEYS = 250_000
+MAX_CHANGED_ROWS = 250_000
 
 
 def applies(spec: RunSpec, source: Source, extract: ExtractQuery, *, state_rows: int, forced: bool) -> bool:
-    """Whether this run can diff on (key, hash) first: a hashed extract, a key, a state to
-    compare with, a diff strategy, and nothing that makes every row go out anyway."""
+    """Whether this run can diff on hashes first: a hashed extract, a key, a state to compare
+    with, a diff strategy, and nothing that makes every row go out anyway."""
     key = spec.key_field
     return (
         extract.hashed
@@ -34,7 +40,7 @@ def applies(spec: RunSpec, source: Source, extract: ExtractQuery, *, state_rows:
         and spec.strategy == "diff"
         and not forced
         and state_rows > 0
-        and source.key_in_sql(key.column, []) is not None
+        and source.column_in_sql(ROW_HASH_ALIAS, []) is not None
     )
 
 
@@ -52,31 +58,28 @@ def extract_changed_rows(
     changed)."""
     key = spec.key_field
     assert key is not None
-    narrow = keys_and_hashes(extract, key.column)
+    narrow = hashes_only(extract)
     workbench.attach_source(
         source.stream(narrow.sql, params=narrow.params, batch_size=batch_rows * 4),
-        [key.column, ROW_HASH_ALIAS],
-        name="_keys",
+        [ROW_HASH_ALIAS],
+        name="_hashes",
     )
-    split = workbench.split_by_key_hash(key_field=key, mode=spec.mode, state_table=state_table)
-    raw_keys = split.raw_keys
-    if len(raw_keys) > MAX_CHANGED_KEYS or len(raw_keys) > split.total * MAX_CHANGED_SHARE:
+    split = workbench.split_by_hash(state_table)
+    if len(split.look) > MAX_CHANGED_ROWS or len(split.look) > split.total * MAX_CHANGED_SHARE:
         return False
-    workbench.count_unchanged(split)
     columns = [f.column for f in spec.fields] + [ROW_HASH_ALIAS]
-    conditions, params = [], []
-    if raw_keys:
-        condition = source.key_in_sql(key.column, raw_keys)
-        assert condition is not None
-        conditions.append(condition[0])
-        params.extend(condition[1])
-    if split.null_keys:
-        conditions.append(f'"{key.column}" IS NULL')
-    if conditions:
-        wanted = rows_where(extract, " OR ".join(f"({c})" for c in conditions), params)
-        workbench.attach_source(
-            source.stream(wanted.sql, params=wanted.params, batch_size=batch_rows), columns
-        )
-    else:  # nothing changed: the work table is the unchanged rows alone
+    if split.look:
+        workbench.attach_source(_rows_by_hash(source, extract, split.look, batch_rows), columns)
+        workbench.stage_source()
+    else:  # nothing new: the work table is the unchanged rows alone (unless duplicates hide there)
         workbench.attach_source(iter(()), columns)
+    workbench.read_more = lambda hashes: _rows_by_hash(source, extract, hashes, batch_rows)
+    workbench.count_unchanged(split.unchanged)
     return True
+
+
+def _rows_by_hash(source: Source, extract: ExtractQuery, hashes: list[int], batch_rows: int):
+    condition = source.column_in_sql(ROW_HASH_ALIAS, hashes)
+    assert condition is not None
+    wanted = rows_where(extract, condition[0], condition[1])
+    return source.stream(wanted.sql, params=wanted.params, batch_size=batch_rows)

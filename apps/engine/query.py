@@ -67,7 +67,7 @@ def compile_extract(
 ) -> ExtractQuery:
     """The extract query; with ``row_hash_sql`` (the source's hash over the mapped columns) it
     also returns each row's hash as ``__h``, so the state holds hashes the warehouse can
-    recompute and a later run can diff on (key, hash) alone (``keys_and_hashes``)."""
+    recompute and a later run can diff on hashes alone (``hashes_only``)."""
     inner = source_sql.strip().rstrip(";")
     subquery = sqlglot.parse_one(inner, read=dialect).subquery("src")
     projections = [
@@ -92,9 +92,9 @@ def compile_extract(
     return ExtractQuery(sql=sql, params=params, hashed=row_hash_sql is not None)
 
 
-def keys_and_hashes(extract: ExtractQuery, key_column: str) -> ExtractQuery:
-    """Only the key and the hash of every row of a hashed extract: what a diff needs."""
-    sql = f'SELECT "{key_column}", "{ROW_HASH_ALIAS}" FROM ({extract.sql}) AS h'
+def hashes_only(extract: ExtractQuery) -> ExtractQuery:
+    """Only the hash of every row of a hashed extract: what a diff needs first."""
+    sql = f'SELECT "{ROW_HASH_ALIAS}" FROM ({extract.sql}) AS h'
     return ExtractQuery(sql=sql, params=extract.params, hashed=True)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,13 +29,12 @@ FETCH_ROWS = 16_384
 
 
 @dataclass(frozen=True)
-class KeySplit:
-    """What a key-and-hash pass found (``Workbench.split_by_key_hash``)."""
+class HashSplit:
+    """What a hash pass found (``Workbench.split_by_hash``)."""
 
-    raw_keys: list[object]  # key values whose rows must be read in full
-    null_keys: bool  # rows with a NULL key exist (read those too)
+    look: list[int]  # row hashes, as the source gives them, whose rows must be read in full
     total: int  # rows seen
-    unchanged: int  # rows equal to the accepted ones, to be only counted
+    unchanged: int  # rows whose hash is an accepted one: to be only counted
 
 
 @dataclass
@@ -62,6 +61,10 @@ class Workbench:
         self.con.execute(f"SET temp_directory = '{directory / 'spill'}'")
         self.con.execute("SET preserve_insertion_order = false")
         self.has_excluded = False
+        # Set by the hash pass: reads rows by their hashes, for duplicates found in build_work.
+        self.read_more: Callable[[list[int]], Iterable[pa.RecordBatch]] | None = None
+        self._same_rows_check = (0, 0, 0, 0)
+        self._signed_hashes = False
         # Set by count_unchanged: rows counted as unchanged without entering ``work``.
         self.unchanged_count = 0
         self.payload_sql = "NULL"
@@ -124,7 +127,7 @@ class Workbench:
 
         The hash is the warehouse's (``__h``) when the source computes one, else it covers the
         coerced values (what would be sent), computed with DuckDB's vectorised ``hash``;
-        payloads are rendered as JSON only for the rows that go out. After ``split_by_key_hash``
+        payloads are rendered as JSON only for the rows that go out. After ``split_by_hash``
         the source holds only the rows that pass found worth a look; the others are counted as
         unchanged without entering ``work``.
         """
@@ -163,7 +166,7 @@ class Workbench:
         # One pass over the source stream: key and hash, joined to the accepted state. A row whose
         # hash equals the accepted one is unchanged: it is not validated again (DuckDB evaluates
         # the CASE branch only for the rows that reach it) and its source columns are not kept.
-        self.con.execute(f"""
+        work_sql = f"""
             CREATE OR REPLACE TABLE work AS
             WITH joined AS (
                 SELECT s.*, {key_sql} AS key, {hash_sql} AS row_hash,
@@ -176,7 +179,7 @@ class Workbench:
                             ELSE {reason_sql(coerced)} END AS reason
                 FROM joined
             )
-            SELECT key, row_hash, reason,
+            SELECT key, row_hash, accepted_hash, reason,
                    CASE
                        WHEN reason IS NOT NULL THEN 'invalid'
                        WHEN NOT in_state THEN 'added'
@@ -188,7 +191,15 @@ class Workbench:
                    {watermark}
             FROM checked
             {replay_filter}
-        """)
+        """
+        self.con.execute(work_sql)
+        if self.read_more is not None and (more := self._unread_duplicates())[0]:
+            # Rare: duplicates among the rows counted as unchanged (see ``_unread_duplicates``).
+            hashes, rows = more
+            self.attach_source(self.read_more(hashes), list(types), name="_more")
+            self.stage_source(name="_more")
+            self.unchanged_count -= rows
+            self.con.execute(work_sql)
         # Keys that appear more than once: none of their rows is sent (which one would be right?).
         # (A duplicate whose copy was unchanged has no source columns left: its DLQ entry says
         # why, with an empty payload.)
@@ -206,59 +217,99 @@ class Workbench:
             "CREATE OR REPLACE VIEW work_rows AS SELECT * EXCLUDE (source_row), unnest(source_row) FROM work"
         )
         self.con.unregister("_src")
+        self.con.execute("DROP VIEW IF EXISTS _src")  # when it was ``staged``
 
-    def split_by_key_hash(self, *, key_field: MappedField, mode: str, state_table: str) -> KeySplit:
-        """Diff the (raw key, ``__h``) rows of ``_keys`` against the accepted state.
+    def split_by_hash(self, state_table: str) -> HashSplit:
+        """Diff the row hashes of ``_hashes`` (one ``__h`` per row) against the accepted state.
 
-        A row is unchanged when its fingerprint, hash(key, row hash), is one of the state's: one
-        semi-join on 64-bit integers instead of a join on a million key strings. Every row that
-        is not unchanged — and every row sharing a key or a fingerprint with one (duplicates) —
-        must be read in full; the rest are only counted, once the caller settles for this split
-        (``count_unchanged``).
+        The warehouse's hash covers every mapped column, the key included, so a row whose hash is
+        an accepted one is that very row, unchanged: one semi-join on 64-bit integers decides,
+        without a key string crossing over. Rows whose hash is not accepted (new, changed, or with
+        a NULL key) must be read in full; the rest are only counted once the caller settles
+        (``count_unchanged``), unless ``build_work`` finds duplicates among them
+        (``_unread_duplicates``).
         """
         types = self.column_types()
-        raw = quote_ident(key_field.column)
-        key_value = coerce_field(key_field, types.get(key_field.column, "VARCHAR"), mode).value
-        key_sql = f"CAST({key_value} AS VARCHAR)"
+        unsigned = _unsigned_hash(types)
+        self._signed_hashes = types.get(ROW_HASH_ALIAS, "UBIGINT") != "UBIGINT"
         self.con.execute(f"""
             CREATE OR REPLACE TABLE phase1 AS
-            SELECT {raw}, fp, fp IN (SELECT hash(key, row_hash) FROM {state_table}) AS same
-            FROM (SELECT {raw}, hash({key_sql}, {_unsigned_hash(types)}) AS fp FROM _keys)
+            SELECT h, h IN (SELECT row_hash FROM {state_table}) AS same
+            FROM (SELECT {unsigned} AS h FROM _hashes)
         """)
-        self.con.unregister("_keys")
-        self.con.execute(f"""
-            CREATE OR REPLACE TABLE pending AS
-            SELECT DISTINCT {key_sql} AS key FROM phase1 WHERE NOT same AND {key_sql} IS NOT NULL
-        """)
-        self.con.execute("""
-            CREATE OR REPLACE TABLE repeated AS
-            SELECT fp FROM phase1 WHERE same GROUP BY fp HAVING count(*) > 1
-        """)
-        look = f"""
-            NOT same OR fp IN (SELECT fp FROM repeated)
-            OR (EXISTS (SELECT 1 FROM pending) AND {key_sql} IN (SELECT key FROM pending))
-        """
-        raw_keys = self.con.sql(
-            f"SELECT DISTINCT {raw} FROM phase1 WHERE {raw} IS NOT NULL AND ({look})"
-        ).to_arrow_table()
-        null_keys, unchanged, total = self.con.execute(
-            f"SELECT count(*) FILTER (WHERE {raw} IS NULL), count(*) FILTER (WHERE NOT ({look})), count(*) "
+        self.con.unregister("_hashes")
+        total, same, same_sum = self.con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE same), coalesce(sum(h) FILTER (WHERE same), 0) "
             "FROM phase1"
         ).fetchall()[0]
-        return KeySplit(raw_keys.column(0).to_pylist(), bool(null_keys), total, unchanged)
+        state_rows, state_sum = self.con.execute(
+            f"SELECT count(*), coalesce(sum(row_hash), 0) FROM {state_table}"
+        ).fetchall()[0]
+        self._same_rows_check = (same, int(same_sum), state_rows, int(state_sum))
+        self.con.execute("CREATE OR REPLACE TABLE looked AS SELECT DISTINCT h FROM phase1 WHERE NOT same")
+        look = [r[0] for r in self.con.execute("SELECT h FROM looked").fetchall()]
+        return HashSplit(look=self._as_source_hashes(look), total=total, unchanged=same)
 
-    def count_unchanged(self, split: KeySplit) -> None:
-        """Take the split's unchanged rows as read: counted, never entering ``work``."""
-        self.unchanged_count = split.unchanged
+    def stage_source(self, *, name: str = "_src") -> None:
+        """Copy an attached stream into ``staged`` (adding to what is there) and make ``staged``
+        the source ``build_work`` reads: staged rows can be read more than once."""
+        staged = self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'staged'"
+        ).fetchall()[0][0]
+        if staged:
+            self.con.execute(f"INSERT INTO staged SELECT * FROM {name}")
+        else:
+            self.con.execute(f"CREATE TABLE staged AS SELECT * FROM {name}")
+        self.con.unregister(name)
+        self.con.unregister("_src")  # when the source was an attached stream (a no-op otherwise)
+        self.con.execute("CREATE OR REPLACE VIEW _src AS SELECT * FROM staged")
+
+    def _unread_duplicates(self) -> tuple[list[int], int]:
+        """Hashes of rows counted as unchanged that are duplicates after all, and how many rows
+        they are: those rows must be read too, so ``build_work`` catches them.
+
+        Two kinds: an accepted row now present twice (its hash repeats), and a key present twice
+        — its accepted copy and a new one in ``work``. Finding them exactly costs two passes over
+        every hash, so a cheap test comes first. Each accepted key's hash is either seen again
+        (A), or its key is in ``work`` (C), or it is gone (R); so with no duplicates and no
+        removal, the rows counted as unchanged are exactly the state's rows minus those of C —
+        in number and in the sum of their hashes. Duplicates would have to be matched exactly by
+        removals, in count and in 64-bit hash sum, to slip past: a 2^-64 coincidence, the same
+        kind of risk every hash comparison here takes.
+        """
+        same, same_sum, state_rows, state_sum = self._same_rows_check
+        changed, changed_sum = self.con.execute("""
+            SELECT count(*), coalesce(sum(accepted_hash), 0) FROM (
+                SELECT DISTINCT key, accepted_hash FROM work WHERE accepted_hash IS NOT NULL
+            )
+        """).fetchall()[0]
+        if (same, same_sum) == (state_rows - changed, state_sum - int(changed_sum)):
+            return [], 0
+        repeated = self.con.execute(
+            "SELECT h, count(*) FROM phase1 WHERE same GROUP BY h HAVING count(*) > 1"
+        ).fetchall()
+        copies = self.con.execute("""
+            SELECT h FROM phase1
+            WHERE same AND h IN (SELECT accepted_hash FROM work WHERE accepted_hash IS NOT NULL)
+        """).fetchall()
+        hashes = {h: 1 for (h,) in copies} | {h: n for h, n in repeated}  # n rows share a repeated h
+        return self._as_source_hashes(list(hashes)), sum(hashes.values())
+
+    def _as_source_hashes(self, hashes: list[int]) -> list[int]:
+        """Unsigned hashes back in the source's own form (signed for PostgreSQL's int8), to be
+        passed to it as parameters."""
+        if not self._signed_hashes:
+            return hashes
+        return [h - (1 << 64) if h >= (1 << 63) else h for h in hashes]
+
+    def count_unchanged(self, rows: int) -> None:
+        """Take this many rows as read and unchanged: counted, never entering ``work``."""
+        self.unchanged_count = rows
 
     def build_removed(self, state_table: str) -> None:
         """Keys of the state no row of the query has any more. Rows only counted as unchanged
-        (``count_unchanged``) are recognised by their fingerprint."""
-        counted = (
-            "AND hash(st.key, st.row_hash) NOT IN (SELECT fp FROM phase1 WHERE same)"
-            if self.unchanged_count
-            else ""
-        )
+        (``count_unchanged``) are recognised by their hash."""
+        counted = "AND st.row_hash NOT IN (SELECT h FROM phase1 WHERE same)" if self.unchanged_count else ""
         self.con.execute(f"""
             CREATE OR REPLACE TABLE removed AS
             SELECT st.key FROM {state_table} st

@@ -148,3 +148,13 @@ def test_postgres_hashes_rows_and_reads_only_the_changed_ones_in_full(pg_sync, p
         reads.clear()
         third = run_now(sync)
         assert third.rows_unchanged == 1800 and third.rows_written == 0 and len(reads) == 1
+        # An accepted row now present twice: found by its signed hash and read back by it.
+        execute(pg_warehouse, "ALTER TABLE analytics.accounts DROP CONSTRAINT accounts_pkey")
+        execute(
+            pg_warehouse,
+            "INSERT INTO analytics.accounts SELECT * FROM analytics.accounts WHERE account_id = 'ACC-00011'",
+        )
+        reads.clear()
+        fourth = run_now(sync)
+        assert [rows for _, rows in reads] == [1801, 2]
+        assert (fourth.rows_invalid, fourth.rows_unchanged, fourth.rows_written) == (2, 1799, 0)

@@ -153,9 +153,9 @@ class DuckDBSource(Source):
     def row_hash_sql(self, columns: Sequence[str]) -> str | None:
         return "hash(" + ", ".join(_quoted(c) for c in columns) + ")"
 
-    def key_in_sql(self, column: str, keys: Sequence[Any]) -> tuple[str, list[Any]] | None:
+    def column_in_sql(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]] | None:
         # A semi-join on an unnested list parameter: a hash lookup per row, not a list scan.
-        return f"{_quoted(column)} IN (SELECT unnest(?))", [list(keys)]
+        return f"{_quoted(column)} IN (SELECT unnest(?))", [list(values)]
 
 
 def _quoted(name: str) -> str:

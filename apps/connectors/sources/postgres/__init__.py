@@ -132,8 +132,8 @@ class PostgresSource(Source):
         row = ", ".join(pgsql.Identifier(c).as_string() for c in columns)
         return f"hashtextextended(ROW({row})::text, 0)"
 
-    def key_in_sql(self, column: str, keys: Sequence[Any]) -> tuple[str, list[Any]] | None:
-        return f"{pgsql.Identifier(column).as_string()} = ANY(%s)", [list(keys)]
+    def column_in_sql(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]] | None:
+        return f"{pgsql.Identifier(column).as_string()} = ANY(%s)", [list(values)]
 
     def check(self) -> CheckResult:
         try:
