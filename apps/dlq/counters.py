@@ -7,10 +7,10 @@ entry adds one open, a refreshed entry moves from its old (code, day) to its new
 entry moves from open to resolved. ``dlq_stats`` then sums a few thousand counter rows and counts
 entries only for the partial first day of a ``since`` window.
 
-Deltas are applied with one ``INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n`` per
-counter row, so concurrent writers add up instead of overwriting each other (PostgreSQL and
-SQLite both support it). ``counts_rebuild`` recomputes them from the entries (migrations, bulk
-loads, repair).
+Deltas are applied as ``n = n + delta`` — an ``UPDATE … FROM unnest(…)`` for the counters that
+exist (PostgreSQL), then ``INSERT … ON CONFLICT DO UPDATE`` for the rest — so concurrent writers
+add up instead of overwriting each other (SQLite takes the upsert for all). ``counts_rebuild``
+recomputes them from the entries (migrations, bulk loads, repair).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 
@@ -53,26 +54,65 @@ class CountDeltas:
             (*key, self.opened.get(key, 0), self.resolved.get(key, 0))
             for key in set(self.opened) | set(self.resolved)
         ]
-        rows = [r for r in rows if r[4] or r[5]]
+        rows = sorted(r for r in rows if r[4] or r[5])
         if not rows:
             return
-        table = DlqDailyCount._meta.db_table
-        adapt = connection.ops.adapt_datefield_value
-        rows = [(w, s, c, adapt(d), o, r) for w, s, c, d, o, r in sorted(rows)]
         with connection.cursor() as cursor:
-            # Multi-row statements, not executemany: a 10,000-entry resolve moves thousands of
-            # counters, and a round trip per counter cost more than the rest of the upsert.
-            for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-                chunk = rows[start : start + _ROWS_PER_STATEMENT]
-                values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
-                cursor.execute(
-                    f"INSERT INTO {table} (workspace_id, sync_id, error_code, day, open_count, "
-                    f"resolved_count) VALUES {values} "
-                    "ON CONFLICT (workspace_id, sync_id, error_code, day) DO UPDATE SET "
-                    f"open_count = {table}.open_count + excluded.open_count, "
-                    f"resolved_count = {table}.resolved_count + excluded.resolved_count",
-                    [value for row in chunk for value in row],
-                )
+            if connection.vendor == "postgresql":
+                rows = _update_existing(cursor, rows)
+            _upsert(cursor, rows)
+
+
+_TABLE = DlqDailyCount._meta.db_table
+
+
+def _update_existing(cursor: CursorWrapper, rows: list[tuple]) -> list[tuple]:
+    """Move the counters that exist (nearly all, when entries are resolved) with one
+    ``UPDATE … FROM unnest(…)``; return the rows still to insert.
+
+    A third of the time of the upsert, which probes and locks row by row. Hash and merge joins
+    are switched off for this statement so the join is a nested loop driven by the sorted
+    arrays: counters are locked in key order, as the upsert does, and two writers of the same
+    sync's counters cannot deadlock.
+    """
+    cursor.execute("SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')")
+    hashjoin, mergejoin = cursor.fetchone()
+    cursor.execute(
+        "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)"
+    )
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    cursor.execute(
+        f"UPDATE {_TABLE} c SET open_count = c.open_count + v.o, resolved_count = c.resolved_count + v.r "
+        "FROM unnest(%s::text[], %s::text[], %s::text[], %s::date[], %s::int[], %s::int[]) "
+        "AS v(w, s, e, d, o, r) "
+        "WHERE c.workspace_id = v.w AND c.sync_id = v.s AND c.error_code = v.e AND c.day = v.d "
+        "RETURNING c.workspace_id, c.sync_id, c.error_code, c.day",
+        columns,
+    )
+    updated = set(cursor.fetchall())
+    cursor.execute(
+        "SELECT set_config('enable_hashjoin', %s, true), set_config('enable_mergejoin', %s, true)",
+        [hashjoin, mergejoin],
+    )
+    return [row for row in rows if tuple(row[:4]) not in updated]
+
+
+def _upsert(cursor: CursorWrapper, rows: list[tuple]) -> None:
+    """Add to the counters, creating the missing ones; concurrent writers add up."""
+    adapt = connection.ops.adapt_datefield_value
+    # Multi-row statements, not executemany: a 10,000-entry resolve moves thousands of
+    # counters, and a round trip per counter cost more than the rest of the upsert.
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+        cursor.execute(
+            f"INSERT INTO {_TABLE} (workspace_id, sync_id, error_code, day, open_count, "
+            f"resolved_count) VALUES {values} "
+            "ON CONFLICT (workspace_id, sync_id, error_code, day) DO UPDATE SET "
+            f"open_count = {_TABLE}.open_count + excluded.open_count, "
+            f"resolved_count = {_TABLE}.resolved_count + excluded.resolved_count",
+            [value for w, s, c, d, o, r in chunk for value in (w, s, c, adapt(d), o, r)],
+        )
 
 
 def _day_sql(column: str) -> str:
