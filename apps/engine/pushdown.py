@@ -19,13 +19,17 @@ moment later. When most rows changed, two reads cost more than one: the caller r
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pyarrow as pa
+
 from apps.connectors.base import Source
 from apps.engine.query import ROW_HASH_ALIAS, ExtractQuery, hashes_only, rows_where
 from apps.engine.spec import RunSpec
 from apps.engine.workbench import Workbench
 
 # Past this share of changed rows (or this many hashes to pass as a parameter), one full read is
-# cheaper than the narrow read plus a second, key-filtered one.
+# cheaper than the narrow read plus a second, hash-filtered one.
 MAX_CHANGED_SHARE = 0.2
 MAX_CHANGED_ROWS = 250_000
 
@@ -56,8 +60,7 @@ def extract_changed_rows(
     """Attach only the rows to look at in full as the workbench's source (the others are
     counted as unchanged); False if the caller should read every row after all (too many
     changed)."""
-    key = spec.key_field
-    assert key is not None
+    assert spec.key_field is not None  # duplicates are still told apart by key in build_work
     narrow = hashes_only(extract)
     workbench.attach_source(
         source.stream(narrow.sql, params=narrow.params, batch_size=batch_rows * 4),
@@ -78,7 +81,9 @@ def extract_changed_rows(
     return True
 
 
-def _rows_by_hash(source: Source, extract: ExtractQuery, hashes: list[int], batch_rows: int):
+def _rows_by_hash(
+    source: Source, extract: ExtractQuery, hashes: list[int], batch_rows: int
+) -> Iterator[pa.RecordBatch]:
     condition = source.column_in_sql(ROW_HASH_ALIAS, hashes)
     assert condition is not None
     wanted = rows_where(extract, condition[0], condition[1])
