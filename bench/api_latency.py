@@ -244,11 +244,13 @@ def seed(dlq_count: int, run_count: int) -> dict:
             """,
             [workspace.pk],
         )
-    # Rows inserted with SQL bypass the services that keep the daily counters; rebuild them as
-    # the data migration would for an existing queue.
+    # Rows inserted with SQL bypass the services that keep the daily counters and the open marks;
+    # rebuild them as the data migrations would for an existing queue.
     from apps.dlq.counters import counts_rebuild
+    from apps.dlq.open_entries import open_entries_rebuild
 
     counts_rebuild(workspace_id=workspace.pk)
+    open_entries_rebuild(workspace_id=workspace.pk)
     # VACUUM as autovacuum would after a bulk load: statistics, plus the visibility map that
     # index-only scans rely on.
     with connection.cursor() as cur:
@@ -256,6 +258,7 @@ def seed(dlq_count: int, run_count: int) -> dict:
         cur.execute(f"VACUUM ANALYZE {SyncRun._meta.db_table}")
         cur.execute(f"VACUUM ANALYZE {Sync._meta.db_table}")
         cur.execute("VACUUM ANALYZE dlq_dlqdailycount")
+        cur.execute("VACUUM ANALYZE dlq_dlqopenentry")
     print(f"  seeded and vacuumed in {time.perf_counter() - started:.1f} s", flush=True)
     return {"raw_key": issued.raw_key}
 

@@ -56,13 +56,20 @@ def decode_cursor(cursor: str) -> str:
     return last_id
 
 
-def keyset_page(request: Request, queryset: QuerySet, serialize: Callable[[Any], dict]) -> dict[str, Any]:
-    """One page, newest first: ``{"data": [...], "meta": {"page": {"limit", "cursor"}}}``."""
+def keyset_page(
+    request: Request, queryset: QuerySet, serialize: Callable[[Any], dict], *, key: str = "pk"
+) -> dict[str, Any]:
+    """One page, newest first: ``{"data": [...], "meta": {"page": {"limit", "cursor"}}}``.
+
+    ``key`` is the field pages are sorted and cut on: the primary key, or a joined copy of it
+    when the rows are found through another table's index (PostgreSQL does not carry ``<``
+    across a join, so the cut must name the indexed side).
+    """
     limit = parse_limit(request.query_params.get("limit"))
     cursor = request.query_params.get("cursor")
-    ordered = queryset.order_by("-pk")
+    ordered = queryset.order_by(f"-{key}")
     if cursor:
-        ordered = ordered.filter(pk__lt=decode_cursor(cursor))
+        ordered = ordered.filter(**{f"{key}__lt": decode_cursor(cursor)})
     items = list(ordered[: limit + 1])
     next_cursor = encode_cursor(items[limit - 1].pk) if len(items) > limit else None
     return {

@@ -9,7 +9,7 @@ from apps.accounts.models import Membership, Role
 from apps.audit.models import AuditEvent
 from apps.connections.models import Connection
 from apps.dashboard.decorators import workspace_required
-from apps.dlq.models import DlqEntry
+from apps.dlq.selectors import OPEN_PAGE_KEY, dlq_entries
 from apps.runs.models import SyncRun
 from apps.syncs.models import Sync
 
@@ -39,8 +39,8 @@ def runs(request: HttpRequest, *, membership: Membership) -> HttpResponse:
 
 @workspace_required
 def dlq(request: HttpRequest, *, membership: Membership) -> HttpResponse:
-    open_entries = DlqEntry.objects.filter(workspace=membership.workspace, resolved=False)
-    items = open_entries.select_related("sync").order_by("-id")[:100]
+    open_entries = dlq_entries(workspace_id=membership.workspace.pk, resolved=False)
+    items = open_entries.select_related("sync").order_by(f"-{OPEN_PAGE_KEY}")[:100]
     return render(
         request,
         "dashboard/dlq.html",

@@ -13,7 +13,7 @@ from apps.core.timefmt import parse_iso
 from apps.dlq import api_schema as schema
 from apps.dlq.models import DlqEntry
 from apps.dlq.representations import dlq_entry
-from apps.dlq.selectors import dlq_stats
+from apps.dlq.selectors import OPEN_PAGE_KEY, dlq_entries, dlq_stats
 from apps.dlq.services import dlq_resolve
 from apps.runs.representations import run_resource
 
@@ -24,14 +24,15 @@ class DlqListView(ApiView):
     @schema.dlq_list
     def get(self, request: Request) -> Response:
         params = request.query_params
-        entries = DlqEntry.objects.filter(
-            workspace=self.workspace, resolved=query_bool(request, "resolved", False)
+        resolved = query_bool(request, "resolved", False)
+        entries = dlq_entries(
+            workspace_id=self.workspace.pk,
+            resolved=resolved,
+            sync_id=params.get("sync_id"),
+            error_code=params.get("error_code"),
         )
-        if sync_id := params.get("sync_id"):
-            entries = entries.filter(sync_id=sync_id)
-        if error_code := params.get("error_code"):
-            entries = entries.filter(error_code=error_code)
-        return Response(keyset_page(request, entries, dlq_entry))
+        key = "pk" if resolved else OPEN_PAGE_KEY
+        return Response(keyset_page(request, entries, dlq_entry, key=key))
 
 
 class DlqEntryView(ApiView):

@@ -25,6 +25,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 
 from apps.dlq.models import DlqDailyCount, DlqEntry
+from apps.dlq.open_entries import unmark
 
 CountKey = tuple[str, str, str, dt.date]  # workspace, sync, error code, UTC day
 _ROWS_PER_STATEMENT = 1000  # 6,000 parameters: within SQLite's limit of 32,766
@@ -131,7 +132,8 @@ def resolve_entries(
     note: str,
     by: str,
 ) -> list[str]:
-    """Mark the open entries matching ``where`` resolved and move their counts; return their ids.
+    """Mark the open entries matching ``where`` resolved, drop their open marks and move their
+    counts; return their ids.
 
     One ``UPDATE … RETURNING`` tells exactly which entries changed (and their sync, code and
     day), so two concurrent resolves of the same entry cannot both count it.
@@ -147,6 +149,7 @@ def resolve_entries(
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, [True, stamp, reason, note, by, False, *params])
         changed = cursor.fetchall()
+        unmark([row[0] for row in changed])
         grouped: dict[CountKey, int] = defaultdict(int)
         for _id, ws, sync_id, code, day in changed:
             grouped[(ws, sync_id, code, dt.date.fromisoformat(day))] += 1

@@ -6,12 +6,37 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from apps.core.timefmt import iso
-from apps.dlq.models import DlqDailyCount, DlqEntry
+from apps.dlq.models import DlqDailyCount, DlqEntry, DlqOpenEntry
 from apps.syncs.models import Sync
+
+# The field lists of open entries sort and page on: the open mark's copy of the entry id, so
+# the marks' (workspace, …, entry) indexes give pages newest first from any cursor.
+OPEN_PAGE_KEY = "open_marker__entry_id"
+
+
+def dlq_entries(
+    *, workspace_id: str, resolved: bool, sync_id: str | None = None, error_code: str | None = None
+) -> QuerySet[DlqEntry]:
+    """Open or resolved entries of a workspace, optionally of one sync and error code.
+
+    Open ones are found through their ``DlqOpenEntry`` rows (sort and page them on
+    ``OPEN_PAGE_KEY``), resolved ones through the entries' own indexes (on ``pk``).
+    """
+    if resolved:
+        entries = DlqEntry.objects.filter(workspace_id=workspace_id, resolved=True)
+        prefix = ""
+    else:
+        entries = DlqEntry.objects.filter(open_marker__workspace_id=workspace_id)
+        prefix = "open_marker__"
+    if sync_id:
+        entries = entries.filter(**{f"{prefix}sync_id": sync_id})
+    if error_code:
+        entries = entries.filter(**{f"{prefix}error_code": error_code})
+    return entries
 
 
 def dlq_stats(
@@ -21,13 +46,16 @@ def dlq_stats(
     omitted); the breakdowns by error code and by sync count open entries, the ones to act on.
 
     Whole days come from the daily counters (``apps.dlq.counters``); only the part of ``since``'s
-    day after ``since`` is counted from the entries, by index range scans on failure time.
+    day after ``since`` is counted from the entries and their open marks, by index range scans
+    on failure time.
     """
     counters = DlqDailyCount.objects.filter(workspace_id=workspace_id)
     entries = DlqEntry.objects.filter(workspace_id=workspace_id)
+    opened = DlqOpenEntry.objects.filter(workspace_id=workspace_id)
     if sync_id:
         counters = counters.filter(sync_id=sync_id)
         entries = entries.filter(sync_id=sync_id)
+        opened = opened.filter(sync_id=sync_id)
     open_counts: dict[tuple[str, str], int] = defaultdict(int)
     resolved_count = 0
     # Where to look for the oldest open entry: ``since`` when its partial first day holds one,
@@ -38,13 +66,11 @@ def dlq_stats(
         first_full_day = _day_start(since)
         if first_full_day < since:
             first_full_day += dt.timedelta(days=1)
-        partial = entries.filter(failed_at__gte=since, failed_at__lt=first_full_day)
-        # Two queries, one per partial index (a query over both states could use neither).
-        for row in (
-            partial.filter(resolved=False).values("sync_id", "error_code").annotate(n=Count("*")).order_by()
-        ):
+        window = {"failed_at__gte": since, "failed_at__lt": first_full_day}
+        # Index range scans by time: the open ones by code and sync, all of them in one count.
+        for row in opened.filter(**window).values("sync_id", "error_code").annotate(n=Count("*")).order_by():
             open_counts[(row["sync_id"], row["error_code"])] += row["n"]
-        resolved_count += partial.filter(resolved=True).count()
+        resolved_count += entries.filter(**window).count() - sum(open_counts.values())
         counters = counters.filter(day__gte=first_full_day.date())
         oldest_from = since if open_counts else None
     first_open_days = []
@@ -66,9 +92,7 @@ def dlq_stats(
         oldest_from = _day_start(min(first_open_days))
     oldest = None
     if oldest_from is not None:
-        oldest = entries.filter(resolved=False, failed_at__gte=oldest_from).aggregate(
-            oldest=Min("failed_at")
-        )["oldest"]
+        oldest = opened.filter(failed_at__gte=oldest_from).aggregate(oldest=Min("failed_at"))["oldest"]
     code_counts: dict[str, int] = defaultdict(int)
     sync_counts: dict[str, int] = defaultdict(int)
     for (sid, code), count in open_counts.items():

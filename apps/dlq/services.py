@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.audit.services import audit_record
 from apps.dlq.counters import CountDeltas, CountKey, id_condition, resolve_entries, utc_day
 from apps.dlq.models import DlqEntry
+from apps.dlq.open_entries import mark_open, refresh_open
 from apps.runs.models import RunTrigger, SyncRun
 from apps.syncs.models import Sync
 
@@ -116,8 +117,11 @@ def dlq_record_failures(*, run: SyncRun, object_name: str, failures: list[Failur
             ],
             batch_size=_CHUNK,
         )
-        # Counters after entries, as in every DLQ write: one lock order, so a run recording
-        # failures and a user resolving entries cannot deadlock on each other.
+        # Open marks, then counters, after entries, as in every DLQ write: one lock order, so a
+        # run recording failures and a user resolving entries cannot deadlock on each other.
+        mark_open(to_create)
+        created = {e.pk for e in to_create}
+        refresh_open({e.pk: e for e in to_update if e.pk not in created}.values())
         for entry in {e.pk: e for e in [*to_create, *to_update]}.values():
             deltas.open(_count_key(entry))
         deltas.apply()

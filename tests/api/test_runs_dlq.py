@@ -200,3 +200,26 @@ def test_stats_since_with_extreme_offsets(api, since, status, normalised):
     assert response.status_code == status
     if normalised:
         assert response.json()["data"]["window"]["since"] == normalised
+
+
+def _walk(api, query: str) -> list[str]:
+    """Every id of a DLQ list, one entry per page, following the cursors."""
+    seen, cursor = [], None
+    while True:
+        page = api.get(f"{API}/dlq?limit=1&{query}" + (f"&cursor={cursor}" if cursor else "")).json()
+        seen += [item["id"] for item in page["data"]]
+        cursor = page["meta"]["page"]["cursor"]
+        if cursor is None:
+            return seen
+
+
+def test_dlq_open_and_resolved_lists_page_through_every_entry_once(api, failed_sync):
+    ids = sorted(DlqEntry.objects.values_list("id", flat=True), reverse=True)
+    assert _walk(api, f"sync_id={failed_sync.id}") == ids
+    api.post(f"{API}/dlq/resolve", {"ids": [ids[1]], "reason": "skipped"}, format="json")
+    # Open entries are listed through their open marks, resolved ones through the entries.
+    assert _walk(api, "resolved=false") == [ids[0], ids[2]]
+    assert _walk(api, "resolved=true") == [ids[1]]
+    assert _walk(api, "resolved=false&error_code=invalid_field_value") == [
+        i for i in (ids[0], ids[2]) if DlqEntry.objects.get(pk=i).error_code == "invalid_field_value"
+    ]

@@ -1,4 +1,5 @@
-"""The daily DLQ counters stay exactly in step with the entries, and stats read them correctly.
+"""The daily DLQ counters and the open marks stay exactly in step with the entries, and stats
+and the open lists read them correctly.
 
 An oracle counts the entries directly (the slow, obviously right way); random sequences of every
 DLQ write — new failures, refreshed failures with another code on another day, resolves by id,
@@ -16,8 +17,9 @@ from django.db.models import Min
 
 from apps.dlq import services
 from apps.dlq.counters import counts_rebuild
-from apps.dlq.models import DlqDailyCount, DlqEntry
-from apps.dlq.selectors import dlq_stats
+from apps.dlq.models import DlqDailyCount, DlqEntry, DlqOpenEntry
+from apps.dlq.open_entries import open_entries_rebuild
+from apps.dlq.selectors import dlq_entries, dlq_stats
 from apps.dlq.services import Failure, dlq_record_failures, dlq_resolve, dlq_resolve_succeeded
 from apps.runs.services import run_enqueue
 
@@ -110,10 +112,25 @@ def test_random_writes_keep_stats_exact(seed, make_sync, workspace, clock):
                 since,
                 sync_id,
             )
-    # Rebuilding from the entries gives the very counters the writes kept.
+    # Every open entry, and only those, has an open mark with its current code, sync and time.
+    marks = set(DlqOpenEntry.objects.values_list("entry_id", "sync_id", "error_code", "failed_at"))
+    assert marks == set(
+        DlqEntry.objects.filter(resolved=False).values_list("id", "sync_id", "error_code", "failed_at")
+    )
+    for sync_id in [None, *[s.id for s in syncs]]:
+        for resolved in (False, True):
+            listed = dlq_entries(workspace_id=workspace.pk, resolved=resolved, sync_id=sync_id)
+            direct = DlqEntry.objects.filter(workspace_id=workspace.pk, resolved=resolved)
+            direct = direct.filter(sync_id=sync_id) if sync_id else direct
+            assert list(listed.order_by("-pk").values_list("pk", flat=True)) == list(
+                direct.order_by("-pk").values_list("pk", flat=True)
+            )
+    # Rebuilding from the entries gives the very counters and marks the writes kept.
     kept = counter_rows()
     counts_rebuild(workspace_id=workspace.pk)
     assert counter_rows() == kept
+    assert open_entries_rebuild(workspace_id=workspace.pk) == len(marks)
+    assert set(DlqOpenEntry.objects.values_list("entry_id", "sync_id", "error_code", "failed_at")) == marks
 
 
 def test_stats_of_another_workspace_stay_apart(make_sync, workspace, other_workspace, clock):

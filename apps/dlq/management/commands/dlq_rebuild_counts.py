@@ -1,4 +1,5 @@
-"""Recompute the daily DLQ counters from the entries (after a bulk load or to repair drift)."""
+"""Recompute the daily DLQ counters and the open marks from the entries (after a bulk load or to
+repair drift)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from apps.dlq.counters import counts_rebuild
+from apps.dlq.open_entries import open_entries_rebuild
 
 
 class Command(BaseCommand):
@@ -17,4 +19,5 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, workspace: str | None = None, **options: Any) -> None:
         rows = counts_rebuild(workspace_id=workspace)
-        self.stdout.write(f"rebuilt {rows} daily counter rows")
+        marks = open_entries_rebuild(workspace_id=workspace)
+        self.stdout.write(f"rebuilt {rows} daily counter rows and {marks} open marks")
