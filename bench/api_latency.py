@@ -342,6 +342,8 @@ def scenarios(dlq_count: int, run_count: int) -> list[tuple[str, str, dict, floa
         run_cursor = encode_cursor(cur.fetchone()[0])
     sync_id = Sync.objects.order_by("id").values_list("id", flat=True)[SYNCS // 2]
     week_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # The worst cut for stats: noon, half a day of entries counted either way.
+    noon = (dt.datetime.now(dt.UTC) - dt.timedelta(days=7)).strftime("%Y-%m-%dT12:00:00Z")
     lim = {"limit": 50}
     return [
         ("dlq first page", f"{API}/dlq", lim, 50),
@@ -363,6 +365,7 @@ def scenarios(dlq_count: int, run_count: int) -> list[tuple[str, str, dict, floa
         ("dlq stats (workspace)", f"{API}/dlq/stats", {}, 100),
         ("dlq stats sync_id", f"{API}/dlq/stats", {"sync_id": sync_id}, 100),
         ("dlq stats since 7 days", f"{API}/dlq/stats", {"since": week_ago}, 100),
+        ("dlq stats since noon 7 days ago", f"{API}/dlq/stats", {"since": noon}, 100),
     ]
 
 

@@ -37,8 +37,8 @@ class DlqEntry(models.Model):
     resolution_reason = models.CharField(max_length=64, blank=True, default="")
     resolution_note = models.TextField(blank=True, default="")
     resolved_by = models.CharField(max_length=200, blank=True, default="")
-    # Mostly NULL: indexed by partial indexes (Meta) so the many entries without one — every
-    # entry written or resolved without a replay — cost no index write.
+    # Not indexed: set when an entry is resolved with replay, which must stay a HOT update. A
+    # replay run finds its entries among its sync's (runner._replay_keys).
     replay_run = models.ForeignKey(
         "runs.SyncRun",
         null=True,
@@ -78,9 +78,6 @@ class DlqEntry(models.Model):
             models.Index(fields=["workspace", "error_code", "-id"], name="dlq_ws_code"),
             # dlq_stats: all entries of the partial first day of a ``since`` window, by time.
             models.Index(fields=["workspace", "failed_at", "sync", "error_code"], name="dlq_by_time"),
-            models.Index(
-                fields=["replay_run"], condition=models.Q(replay_run__isnull=False), name="dlq_replay_run"
-            ),
             models.Index(
                 fields=["previous_entry"],
                 condition=models.Q(previous_entry__isnull=False),

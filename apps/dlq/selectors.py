@@ -58,22 +58,32 @@ def dlq_stats(
         opened = opened.filter(sync_id=sync_id)
     open_counts: dict[tuple[str, str], int] = defaultdict(int)
     resolved_count = 0
-    # Where to look for the oldest open entry: ``since`` when its partial first day holds one,
-    # else the first day the counters say has one (so a sync's range scan does not walk other
-    # syncs' older entries).
-    oldest_from: dt.datetime | None = None
+    # Days from which the oldest open entry may be looked for (so a sync's range scan does not
+    # walk other syncs' older entries); never before ``since``.
+    open_from: list[dt.datetime] = []
     if since is not None:
-        first_full_day = _day_start(since)
-        if first_full_day < since:
-            first_full_day += dt.timedelta(days=1)
-        window = {"failed_at__gte": since, "failed_at__lt": first_full_day}
-        # Index range scans by time: the open ones by code and sync, all of them in one count.
-        for row in opened.filter(**window).values("sync_id", "error_code").annotate(n=Count("*")).order_by():
-            open_counts[(row["sync_id"], row["error_code"])] += row["n"]
-        resolved_count += entries.filter(**window).count() - sum(open_counts.values())
-        counters = counters.filter(day__gte=first_full_day.date())
-        oldest_from = since if open_counts else None
-    first_open_days = []
+        day_start = _day_start(since)
+        counters_from = day_start
+        if day_start < since:
+            next_day = day_start + dt.timedelta(days=1)
+            # ``since`` cuts its day in two; count whichever part is smaller from the entries:
+            # the part after it (added to the whole days that follow), or the part before it
+            # (taken off that day's counters). Both are index range scans by time.
+            if since - day_start < next_day - since:
+                sign, window = -1, {"failed_at__gte": day_start, "failed_at__lt": since}
+            else:
+                sign, window = 1, {"failed_at__gte": since, "failed_at__lt": next_day}
+                counters_from = next_day
+            partial_open = 0
+            for row in (
+                opened.filter(**window).values("sync_id", "error_code").annotate(n=Count("*")).order_by()
+            ):
+                open_counts[(row["sync_id"], row["error_code"])] += sign * row["n"]
+                partial_open += row["n"]
+            resolved_count += sign * (entries.filter(**window).count() - partial_open)
+            if sign > 0 and partial_open:
+                open_from.append(since)
+        counters = counters.filter(day__gte=counters_from.date())
     for row in (
         counters.values("sync_id", "error_code")
         .annotate(
@@ -86,10 +96,10 @@ def dlq_stats(
         if row["open"]:
             open_counts[(row["sync_id"], row["error_code"])] += row["open"]
         if row["first_open"] is not None:
-            first_open_days.append(row["first_open"])
+            open_from.append(_day_start(row["first_open"]))
         resolved_count += row["resolved"]
-    if oldest_from is None and first_open_days:
-        oldest_from = _day_start(min(first_open_days))
+    open_counts = {key: n for key, n in open_counts.items() if n}
+    oldest_from = max(min(open_from), since) if open_from and since else min(open_from, default=None)
     oldest = None
     if oldest_from is not None:
         oldest = opened.filter(failed_at__gte=oldest_from).aggregate(oldest=Min("failed_at"))["oldest"]

@@ -6,11 +6,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.audit.services import audit_record
-from apps.dlq.counters import CountDeltas, CountKey, id_condition, resolve_entries, utc_day
+from apps.dlq.counters import (
+    CountDeltas,
+    CountKey,
+    ResolvedEntry,
+    id_condition,
+    resolve_entries,
+    utc_day,
+)
 from apps.dlq.models import DlqEntry
 from apps.dlq.open_entries import mark_open, refresh_open
 from apps.runs.models import RunTrigger, SyncRun
@@ -184,25 +191,31 @@ def dlq_resolve(
     """Resolve open entries; with ``replay``, start one run per affected sync that re-reads the
     CURRENT warehouse rows for those keys and writes them (trigger ``replay``)."""
     wanted = list(dict.fromkeys(ids))
-    replay_runs: list[SyncRun] = []
     now = timezone.now()
     with transaction.atomic():
+        # Replay runs first (one per sync with open, keyed entries among the ids), so the one
+        # UPDATE that resolves an entry also points it at its run: each entry is written once.
+        run_by_sync = _replay_runs_for(workspace_id, wanted, by) if replay and wanted else {}
         # Set-based: one UPDATE … RETURNING resolves the open entries of this workspace among the
         # ids and says which they were; only the ids it did not return are looked up, to tell
         # "already resolved" from "not found". Whole rows (payloads) are never loaded.
         where, params = id_condition(wanted)
-        changed = set(
-            resolve_entries(
-                where=f"workspace_id = %s AND {where}",
-                params=[workspace_id, *params],
-                resolved_at=now,
-                reason=reason,
-                note=note,
-                by=by,
+        changed = {
+            e.id: e
+            for e in (
+                resolve_entries(
+                    where=f"workspace_id = %s AND {where}",
+                    params=[workspace_id, *params],
+                    resolved_at=now,
+                    reason=reason,
+                    note=note,
+                    by=by,
+                    replay_run_by_sync={s: r.id for s, r in run_by_sync.items()},
+                )
+                if wanted
+                else ()
             )
-            if wanted
-            else ()
-        )
+        }
         others = [i for i in wanted if i not in changed]
         existing = set(
             DlqEntry.objects.filter(workspace_id=workspace_id, id__in=others).values_list("id", flat=True)
@@ -220,31 +233,46 @@ def dlq_resolve(
                 object_type="dlq_entry",
                 details={"ids": resolved_ids, "reason": reason, "note": note, "replay": replay},
             )
-        if replay and resolved_ids:
-            # Entries with a key, of syncs not deleted, grouped by sync in the order of the ids.
-            sync_of = dict(
-                DlqEntry.objects.filter(
-                    id__in=resolved_ids, record_key__isnull=False, sync__deleted_at__isnull=True
-                ).values_list("id", "sync_id")
-            )
-            by_sync: dict[str, list[str]] = {}
-            for entry_id in resolved_ids:
-                if entry_id in sync_of:
-                    by_sync.setdefault(sync_of[entry_id], []).append(entry_id)
-            syncs = Sync.objects.in_bulk(list(by_sync))
-            for sync_id, entry_ids in by_sync.items():
-                run = _replay_run(syncs[sync_id], by)
-                DlqEntry.objects.filter(id__in=entry_ids).update(replay_run=run)
-                replay_runs.append(run)
-                audit_record(
-                    workspace_id=workspace_id,
-                    actor=by,
-                    action="dlq.replayed",
-                    object_type="sync",
-                    object_id=run.sync_id,
-                    details={"run_id": run.id, "ids": entry_ids},
-                )
+        replay_runs = _audit_replays([changed[i] for i in resolved_ids], run_by_sync, workspace_id, by)
     return ResolveResult(resolved_ids, already, not_found, replay_runs)
+
+
+def _replay_runs_for(workspace_id: str, ids: list[str], by: str) -> dict[str, SyncRun]:
+    """A replay run for each sync (not deleted) with open entries that have a key among ``ids``.
+
+    Should another resolve take all of a sync's entries first, its run replays nothing.
+    """
+    where, params = id_condition(ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT sync_id FROM {DlqEntry._meta.db_table} WHERE workspace_id = %s AND {where} "
+            "AND resolved = %s AND record_key IS NOT NULL",
+            [workspace_id, *params, False],
+        )
+        sync_ids = sorted(row[0] for row in cursor.fetchall())
+    syncs = Sync.objects.filter(pk__in=sync_ids, deleted_at__isnull=True).in_bulk()
+    return {sync_id: _replay_run(syncs[sync_id], by) for sync_id in sync_ids if sync_id in syncs}
+
+
+def _audit_replays(
+    resolved: list[ResolvedEntry], run_by_sync: dict[str, SyncRun], workspace_id: str, by: str
+) -> list[SyncRun]:
+    """Record which entries each replay run re-reads; return the runs in the order of the ids."""
+    entries_of: dict[str, list[str]] = {}
+    for entry in resolved:
+        if entry.keyed and entry.sync_id in run_by_sync:
+            entries_of.setdefault(entry.sync_id, []).append(entry.id)
+    for sync_id, entry_ids in entries_of.items():
+        run = run_by_sync[sync_id]
+        audit_record(
+            workspace_id=workspace_id,
+            actor=by,
+            action="dlq.replayed",
+            object_type="sync",
+            object_id=run.sync_id,
+            details={"run_id": run.id, "ids": entry_ids},
+        )
+    return [run_by_sync[sync_id] for sync_id in entries_of]
 
 
 def _replay_run(sync: Sync, by: str) -> SyncRun:

@@ -221,7 +221,12 @@ class SyncExecution:
 
     def _replay_keys(self) -> list[str]:
         return list(
-            DlqEntry.objects.filter(replay_run=self.run, record_key__isnull=False)
+            DlqEntry.objects.filter(
+                workspace_id=self.run.workspace_id,
+                sync_id=self.run.sync_id,
+                replay_run=self.run,
+                record_key__isnull=False,
+            )
             .values_list("record_key", flat=True)
             .distinct()
         )

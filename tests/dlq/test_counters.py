@@ -105,7 +105,17 @@ def test_random_writes_keep_stats_exact(seed, make_sync, workspace, clock):
             dlq_resolve_succeeded(sync_id=sync.id, keys=[f"K{rng.randrange(30)}" for _ in range(5)])
     assert DlqEntry.objects.count() > 10
     first = DlqEntry.objects.aggregate(m=Min("failed_at"))["m"]
-    windows = [None, first, first + dt.timedelta(hours=30, minutes=17), clock["value"], START.replace(day=5)]
+    # Midnight, and cuts early (the part before them is counted) and late in a day (after them).
+    windows = [
+        None,
+        first,
+        first + dt.timedelta(hours=30, minutes=17),
+        clock["value"],
+        START.replace(day=5, hour=0, minute=0),
+        START.replace(day=2, hour=2, minute=40),
+        START.replace(day=2, hour=20, minute=5),
+        START.replace(day=3, hour=13, minute=1),
+    ]
     for since in windows:
         for sync_id in [None, *[s.id for s in syncs]]:
             assert observed(workspace.pk, sync_id, since) == oracle(workspace.pk, sync_id, since), (
