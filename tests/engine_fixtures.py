@@ -151,3 +151,19 @@ def balanced(run: SyncRun) -> None:
     m = run.metrics
     assert m["rows_read"] == m["rows_unchanged"] + m["rows_invalid"] + m["rows_added"] + m["rows_changed"]
     assert m["rows_added"] + m["rows_changed"] + m["rows_removed"] == m["rows_written"] + m["rows_failed"]
+
+
+def record_reads(monkeypatch: pytest.MonkeyPatch, source_class: type) -> list[tuple[str, int]]:
+    """Every query ``source_class`` streams from now on, with the number of rows it returned."""
+    reads: list[tuple[str, int]] = []
+    original = source_class.stream
+
+    def recording(self, sql, *, params=(), batch_size=50_000):
+        rows = 0
+        for batch in original(self, sql, params=params, batch_size=batch_size):
+            rows += batch.num_rows
+            yield batch
+        reads.append((sql, rows))
+
+    monkeypatch.setattr(source_class, "stream", recording)
+    return reads

@@ -25,7 +25,6 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 
 from apps.dlq.models import DlqDailyCount, DlqEntry
-from apps.dlq.open_entries import unmark
 
 CountKey = tuple[str, str, str, dt.date]  # workspace, sync, error code, UTC day
 _ROWS_PER_STATEMENT = 1000  # 6,000 parameters: within SQLite's limit of 32,766
@@ -114,74 +113,6 @@ def _upsert(cursor: CursorWrapper, rows: list[tuple]) -> None:
             f"resolved_count = {_TABLE}.resolved_count + excluded.resolved_count",
             [value for w, s, c, d, o, r in chunk for value in (w, s, c, adapt(d), o, r)],
         )
-
-
-def _day_sql(column: str) -> str:
-    """SQL giving a datetime column's UTC day as 'YYYY-MM-DD' text (ORM datetimes are UTC)."""
-    if connection.vendor == "postgresql":
-        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
-    return f"substr({column}, 1, 10)"  # SQLite stores 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC
-
-
-@dataclass(frozen=True)
-class ResolvedEntry:
-    id: str
-    sync_id: str
-    keyed: bool  # it has a record key (so a replay can re-read its row)
-
-
-def resolve_entries(
-    *,
-    where: str,
-    params: list[object],
-    resolved_at: dt.datetime,
-    reason: str,
-    note: str,
-    by: str,
-    replay_run_by_sync: dict[str, str] | None = None,
-) -> list[ResolvedEntry]:
-    """Mark the open entries matching ``where`` resolved, drop their open marks and move their
-    counts; return them.
-
-    One ``UPDATE … RETURNING`` tells exactly which entries changed (and their sync, code and
-    day), so two concurrent resolves of the same entry cannot both count it. With
-    ``replay_run_by_sync``, entries with a key of those syncs are pointed at their replay run in
-    the same statement.
-    """
-    table = DlqEntry._meta.db_table
-    replay_sql, replay_params = "", []
-    if replay_run_by_sync:
-        cases = " ".join(["WHEN %s THEN %s"] * len(replay_run_by_sync))
-        replay_sql = (
-            f", replay_run_id = CASE WHEN record_key IS NULL THEN NULL ELSE CASE sync_id {cases} END END"
-        )
-        replay_params = [value for pair in replay_run_by_sync.items() for value in pair]
-    sql = (
-        f"UPDATE {table} SET resolved = %s, resolved_at = %s, resolution_reason = %s, "
-        f"resolution_note = %s, resolved_by = %s{replay_sql} WHERE resolved = %s AND ({where}) "
-        f"RETURNING id, workspace_id, sync_id, error_code, {_day_sql('failed_at')}, "
-        "record_key IS NOT NULL"
-    )
-    deltas = CountDeltas()
-    stamp = connection.ops.adapt_datetimefield_value(resolved_at)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [True, stamp, reason, note, by, *replay_params, False, *params])
-        changed = cursor.fetchall()
-        unmark([row[0] for row in changed])
-        grouped: dict[CountKey, int] = defaultdict(int)
-        for _id, ws, sync_id, code, day, _keyed in changed:
-            grouped[(ws, sync_id, code, dt.date.fromisoformat(day))] += 1
-        for key, n in grouped.items():
-            deltas.resolve(key, n)
-        deltas.apply()
-    return [ResolvedEntry(row[0], row[2], bool(row[5])) for row in changed]
-
-
-def id_condition(ids: list[str]) -> tuple[str, list[object]]:
-    """``id IN (…)`` for the current database (an array parameter on PostgreSQL)."""
-    if connection.vendor == "postgresql":
-        return "id = ANY(%s)", [list(ids)]
-    return f"id IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
 def counts_rebuild(

@@ -12,9 +12,10 @@ from collections.abc import Iterable
 
 from django.db import connection, transaction
 
+from apps.core.sql import in_condition
 from apps.dlq.models import DlqEntry, DlqOpenEntry
 
-_BATCH = 2000
+_BATCH = 2000  # rows per bulk statement
 
 
 def _mark(entry: DlqEntry) -> DlqOpenEntry:
@@ -43,14 +44,9 @@ def unmark(entry_ids: list[str]) -> None:
     """Entries just resolved. In PostgreSQL a delete only stamps the row: no index is written."""
     if not entry_ids:
         return
-    table = DlqOpenEntry._meta.db_table
+    where, params = in_condition("entry_id", entry_ids)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"DELETE FROM {table} WHERE entry_id = ANY(%s)", [entry_ids])
-            return
-        for start in range(0, len(entry_ids), _BATCH):  # SQLite: bounded parameter lists
-            chunk = entry_ids[start : start + _BATCH]
-            cursor.execute(f"DELETE FROM {table} WHERE entry_id IN ({', '.join(['%s'] * len(chunk))})", chunk)
+        cursor.execute(f"DELETE FROM {DlqOpenEntry._meta.db_table} WHERE {where}", params)
 
 
 def open_entries_rebuild(

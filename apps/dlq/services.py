@@ -10,16 +10,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.audit.services import audit_record
-from apps.dlq.counters import (
-    CountDeltas,
-    CountKey,
-    ResolvedEntry,
-    id_condition,
-    resolve_entries,
-    utc_day,
-)
+from apps.core.sql import in_condition
+from apps.dlq.counters import CountDeltas, CountKey, utc_day
 from apps.dlq.models import DlqEntry
 from apps.dlq.open_entries import mark_open, refresh_open
+from apps.dlq.resolving import ResolvedEntry, resolve_entries
 from apps.runs.models import RunTrigger, SyncRun
 from apps.syncs.models import Sync
 
@@ -199,7 +194,7 @@ def dlq_resolve(
         # Set-based: one UPDATE … RETURNING resolves the open entries of this workspace among the
         # ids and says which they were; only the ids it did not return are looked up, to tell
         # "already resolved" from "not found". Whole rows (payloads) are never loaded.
-        where, params = id_condition(wanted)
+        where, params = in_condition("id", wanted)
         changed = {
             e.id: e
             for e in (
@@ -242,7 +237,7 @@ def _replay_runs_for(workspace_id: str, ids: list[str], by: str) -> dict[str, Sy
 
     Should another resolve take all of a sync's entries first, its run replays nothing.
     """
-    where, params = id_condition(ids)
+    where, params = in_condition("id", ids)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT DISTINCT sync_id FROM {DlqEntry._meta.db_table} WHERE workspace_id = %s AND {where} "

@@ -35,6 +35,9 @@ class HashSplit:
     look: list[int]  # row hashes, as the source gives them, whose rows must be read in full
     total: int  # rows seen
     unchanged: int  # rows whose hash is an accepted one: to be only counted
+    unchanged_hash_sum: int  # the sum of their hashes
+    state_rows: int  # accepted rows, and the sum of their hashes (``_unread_duplicates``)
+    state_hash_sum: int
 
 
 @dataclass
@@ -63,7 +66,7 @@ class Workbench:
         self.has_excluded = False
         # Set by the hash pass: reads rows by their hashes, for duplicates found in build_work.
         self.read_more: Callable[[list[int]], Iterable[pa.RecordBatch]] | None = None
-        self._same_rows_check = (0, 0, 0, 0)
+        self._split: HashSplit | None = None
         self._signed_hashes = False
         # Set by count_unchanged: rows counted as unchanged without entering ``work``.
         self.unchanged_count = 0
@@ -245,10 +248,17 @@ class Workbench:
         state_rows, state_sum = self.con.execute(
             f"SELECT count(*), coalesce(sum(row_hash), 0) FROM {state_table}"
         ).fetchall()[0]
-        self._same_rows_check = (same, int(same_sum), state_rows, int(state_sum))
         self.con.execute("CREATE OR REPLACE TABLE looked AS SELECT DISTINCT h FROM phase1 WHERE NOT same")
         look = [r[0] for r in self.con.execute("SELECT h FROM looked").fetchall()]
-        return HashSplit(look=self._as_source_hashes(look), total=total, unchanged=same)
+        self._split = HashSplit(
+            look=self._as_source_hashes(look),
+            total=total,
+            unchanged=same,
+            unchanged_hash_sum=int(same_sum),
+            state_rows=state_rows,
+            state_hash_sum=int(state_sum),
+        )
+        return self._split
 
     def stage_source(self, *, name: str = "_src") -> None:
         """Copy an attached stream into ``staged`` (adding to what is there) and make ``staged``
@@ -277,13 +287,17 @@ class Workbench:
         removals, in count and in 64-bit hash sum, to slip past: a 2^-64 coincidence, the same
         kind of risk every hash comparison here takes.
         """
-        same, same_sum, state_rows, state_sum = self._same_rows_check
+        split = self._split
+        assert split is not None
         changed, changed_sum = self.con.execute("""
             SELECT count(*), coalesce(sum(accepted_hash), 0) FROM (
                 SELECT DISTINCT key, accepted_hash FROM work WHERE accepted_hash IS NOT NULL
             )
         """).fetchall()[0]
-        if (same, same_sum) == (state_rows - changed, state_sum - int(changed_sum)):
+        if (split.unchanged, split.unchanged_hash_sum) == (
+            split.state_rows - changed,
+            split.state_hash_sum - int(changed_sum),
+        ):
             return [], 0
         repeated = self.con.execute(
             "SELECT h, count(*) FROM phase1 WHERE same GROUP BY h HAVING count(*) > 1"

@@ -7,6 +7,7 @@ import pytest
 from apps.connections.services import connection_create
 from apps.dlq.models import DlqEntry
 from tests.engine.conftest import run_now
+from tests.engine_fixtures import record_reads
 from tests.fakes.http_sink import Fault, HttpSink, reject_where
 from tests.pg import SERVER, execute, throwaway_database
 
@@ -118,17 +119,7 @@ def test_postgres_watermark_is_a_bound_parameter(pg_sync, pg_warehouse):
 def test_postgres_hashes_rows_and_reads_only_the_changed_ones_in_full(pg_sync, pg_warehouse, monkeypatch):
     from apps.connectors.sources.postgres import PostgresSource
 
-    reads: list[tuple[str, int]] = []
-    original = PostgresSource.stream
-
-    def recording(self, sql, *, params=(), batch_size=50_000):
-        rows = 0
-        for batch in original(self, sql, params=params, batch_size=batch_size):
-            rows += batch.num_rows
-            yield batch
-        reads.append((sql, rows))
-
-    monkeypatch.setattr(PostgresSource, "stream", recording)
+    reads = record_reads(monkeypatch, PostgresSource)
     with HttpSink() as sink:
         sync = pg_sync(sink)
         assert run_now(sync).rows_written == 1800

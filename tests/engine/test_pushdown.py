@@ -13,24 +13,13 @@ import pytest
 from apps.connectors.sources.duckdb import DuckDBSource
 from apps.dlq.models import DlqEntry
 from tests.engine.conftest import run_now
-from tests.engine_fixtures import balanced
+from tests.engine_fixtures import balanced, record_reads
 
 
 @pytest.fixture
 def source_reads(monkeypatch):
     """Every query the DuckDB source streams, with the number of rows it returned."""
-    reads: list[tuple[str, int]] = []
-    original = DuckDBSource.stream
-
-    def recording(self, sql, *, params=(), batch_size=50_000):
-        rows = 0
-        for batch in original(self, sql, params=params, batch_size=batch_size):
-            rows += batch.num_rows
-            yield batch
-        reads.append((sql, rows))
-
-    monkeypatch.setattr(DuckDBSource, "stream", recording)
-    return reads
+    return record_reads(monkeypatch, DuckDBSource)
 
 
 def test_a_rerun_reads_keys_and_hashes_then_only_the_changed_rows(make_sync, warehouse, crm, source_reads):

@@ -341,8 +341,8 @@ class FakeGoogleAds(FakeVendorApi):
         self.jobs[created.id] = created
         return FakeResponse(200, {"resourceName": self._job_name(created)})
 
-    @route("POST", CUSTOMER + r"/offlineUserDataJobs/(?P<job>\d+):addOperations")
-    def add_operations(self, request: FakeRequest) -> FakeResponse:
+    def _unstarted_job(self, request: FakeRequest) -> FakeJob | FakeResponse:
+        """The job named in the path, or Google's answer when it is unknown or already running."""
         job = self.jobs.get(request.groups["job"])
         if job is None:
             return error(404, "NOT_FOUND", "Requested entity was not found.")
@@ -354,6 +354,13 @@ class FakeGoogleAds(FakeVendorApi):
                 "JOB_ALREADY_STARTED",
                 "The job has already been started and cannot be modified.",
             )
+        return job
+
+    @route("POST", CUSTOMER + r"/offlineUserDataJobs/(?P<job>\d+):addOperations")
+    def add_operations(self, request: FakeRequest) -> FakeResponse:
+        job = self._unstarted_job(request)
+        if isinstance(job, FakeResponse):
+            return job
         body = request.json or {}
         operations = body.get("operations") or []
         total = sum(len(next(iter(op.values()), {}).get("userIdentifiers") or []) for op in operations if op)
@@ -425,17 +432,9 @@ class FakeGoogleAds(FakeVendorApi):
 
     @route("POST", CUSTOMER + r"/offlineUserDataJobs/(?P<job>\d+):run")
     def run_job(self, request: FakeRequest) -> FakeResponse:
-        job = self.jobs.get(request.groups["job"])
-        if job is None:
-            return error(404, "NOT_FOUND", "Requested entity was not found.")
-        if job.started:
-            return self._error(
-                400,
-                "INVALID_ARGUMENT",
-                "offlineUserDataJobError",
-                "JOB_ALREADY_STARTED",
-                "The job has already been started and cannot be modified.",
-            )
+        job = self._unstarted_job(request)
+        if isinstance(job, FakeResponse):
+            return job
         job.started = True
         job.failure_reason, self._next_job_failure = self._next_job_failure, None
         metadata = (

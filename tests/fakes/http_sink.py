@@ -38,6 +38,8 @@ from typing import Any
 
 import orjson
 
+from tests.fakes.loopback import LoopbackServer
+
 
 @dataclass(frozen=True)
 class Fault:
@@ -187,7 +189,7 @@ class ReceivedRequest:
     body: bytes
 
 
-class HttpSink:
+class HttpSink(LoopbackServer):
     """The fake destination server. Use as a context manager, or ``start()`` / ``stop()``."""
 
     def __init__(
@@ -213,41 +215,13 @@ class HttpSink:
         self.path = path
         self.records_path = records_path
         self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self.clear()
 
     # --- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> HttpSink:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.sink = self
-        # A short poll interval keeps stop() quick (shutdown waits for the next poll).
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.02,), name="http-sink", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> HttpSink:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "the sink is not started"
-        return self._server.server_address[1]
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def _make_server(self) -> ThreadingHTTPServer:
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.sink = self
+        return server
 
     @property
     def url(self) -> str:

@@ -283,26 +283,23 @@ class FakeIterable(FakeVendorApi):
 
     @route("POST", r"/api/lists/subscribe")
     def subscribe(self, request: FakeRequest) -> FakeResponse:
-        list_id, subscribers = self._list(request), self._items(request, "subscribers")
-        for answer in (list_id, subscribers):
-            if isinstance(answer, FakeResponse):
-                return answer
-        failed = self._new_failures()
-        for item in subscribers:
-            key = self._identify(item, failed, create=True)
-            if key is not None:
-                self.subscriptions[list_id].add(key)
-        return self._answer(len(subscribers), failed)
+        return self._change_list(request, subscribe=True)
 
     @route("POST", r"/api/lists/unsubscribe")
     def unsubscribe(self, request: FakeRequest) -> FakeResponse:
+        return self._change_list(request, subscribe=False)
+
+    def _change_list(self, request: FakeRequest, *, subscribe: bool) -> FakeResponse:
+        """Subscribing creates unknown users (as Iterable does); unsubscribing does not."""
         list_id, subscribers = self._list(request), self._items(request, "subscribers")
         for answer in (list_id, subscribers):
             if isinstance(answer, FakeResponse):
                 return answer
         failed = self._new_failures()
         for item in subscribers:
-            key = self._identify(item, failed, create=False)
-            if key is not None:
+            key = self._identify(item, failed, create=subscribe)
+            if key is not None and subscribe:
+                self.subscriptions[list_id].add(key)
+            elif key is not None:
                 self.subscriptions[list_id].discard(key)
         return self._answer(len(subscribers), failed)

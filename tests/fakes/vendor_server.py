@@ -35,6 +35,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
+from tests.fakes.loopback import LoopbackServer
+
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -79,7 +81,7 @@ def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
     return mark
 
 
-class FakeVendorApi:
+class FakeVendorApi(LoopbackServer):
     """Base of the vendor fakes; see the module docstring."""
 
     def __init__(self) -> None:
@@ -92,8 +94,6 @@ class FakeVendorApi:
         self._routes = [
             (*attr._route, getattr(self, name)) for name, attr in handlers.items() if hasattr(attr, "_route")
         ]
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # --- what a subclass provides -------------------------------------------------------------
     def authenticate(self, request: FakeRequest) -> FakeResponse | None:
@@ -147,15 +147,10 @@ class FakeVendorApi:
 
     # --- server -------------------------------------------------------------------------------
     @property
-    def port(self) -> int:
-        assert self._server is not None, "start the fake first"
-        return self._server.server_address[1]
-
-    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.base_url
 
-    def start(self) -> FakeVendorApi:
+    def _make_server(self) -> ThreadingHTTPServer:
         api = self
 
         class RequestHandler(BaseHTTPRequestHandler):
@@ -195,20 +190,4 @@ class FakeVendorApi:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeVendorApi:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)

@@ -12,16 +12,9 @@ TABLE = "dlq_dlqentry"
 
 
 def drop_like_indexes(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT indexname FROM pg_indexes WHERE tablename = %s AND indexname LIKE %s",
-            [TABLE, "%\\_like"],
-        )
-        names = [row[0] for row in cursor.fetchall()]
-    for name in names:
-        schema_editor.execute(f'DROP INDEX IF EXISTS "{name}"')
+    from apps.core.sql import drop_like_indexes as drop
+
+    drop(schema_editor, TABLE)
 
 
 class Migration(migrations.Migration):
