@@ -18,18 +18,8 @@ def open_marks_and_fillfactor(apps, schema_editor):
     open_entries_rebuild(
         entry_model=apps.get_model("dlq", "DlqEntry"), open_model=apps.get_model("dlq", "DlqOpenEntry")
     )
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute("ALTER TABLE dlq_dlqentry SET (fillfactor = 80)")
-    # The varchar_pattern_ops copy Django adds beside a varchar key: nothing searches by prefix.
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT indexname FROM pg_indexes WHERE tablename = 'dlq_dlqopenentry' AND indexname LIKE %s",
-            ["%\\_like"],
-        )
-        names = [row[0] for row in cursor.fetchall()]
-    for name in names:
-        schema_editor.execute(f'DROP INDEX IF EXISTS "{name}"')
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("ALTER TABLE dlq_dlqentry SET (fillfactor = 80)")
 
 
 def reset_fillfactor(apps, schema_editor):
