@@ -156,14 +156,16 @@ def balanced(run: SyncRun) -> None:
 def record_reads(monkeypatch: pytest.MonkeyPatch, source_class: type) -> list[tuple[str, int]]:
     """Every query ``source_class`` streams from now on, with the number of rows it returned."""
     reads: list[tuple[str, int]] = []
-    original = source_class.stream
+    # The DuckDB source runs every read (plain, and by a list of values) through ``_stream``.
+    method = "_stream" if "_stream" in vars(source_class) else "stream"
+    original = getattr(source_class, method)
 
-    def recording(self, sql, *, params=(), batch_size=50_000):
+    def recording(self, sql, **kwargs):
         rows = 0
-        for batch in original(self, sql, params=params, batch_size=batch_size):
+        for batch in original(self, sql, **kwargs):
             rows += batch.num_rows
             yield batch
         reads.append((sql, rows))
 
-    monkeypatch.setattr(source_class, "stream", recording)
+    monkeypatch.setattr(source_class, method, recording)
     return reads

@@ -244,6 +244,26 @@ class Source(ABC):
         ``values`` (never NULL); None if unsupported."""
         return None
 
+    def stream_where_in(
+        self,
+        sql: str,
+        column: str,
+        values: pa.Array,
+        *,
+        params: Sequence[Any] = (),
+        batch_size: int = 50_000,
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows of ``sql`` whose output ``column`` is one of ``values``. By default the
+        ``column_in_sql`` condition with the values as a parameter; a source that can take them
+        some cheaper way overrides this."""
+        condition = self.column_in_sql(column, values.to_pylist())
+        if condition is None:
+            raise NotImplementedError(f"{type(self).__name__} cannot select rows by a list of values")
+        where, extra = condition
+        return self.stream(
+            f"SELECT * FROM ({sql}) AS r WHERE {where}", params=[*params, *extra], batch_size=batch_size
+        )
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; sources that hold none need not override it."""
 

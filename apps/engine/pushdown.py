@@ -24,7 +24,8 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from apps.connectors.base import Source
-from apps.engine.query import ROW_HASH_ALIAS, ExtractQuery, hashes_only, rows_where
+from apps.engine.query import ROW_HASH_ALIAS, ExtractQuery, hashes_only
+from apps.engine.row_order import POSITION_MATCH, SavedOrder, tag_positions
 from apps.engine.spec import RunSpec
 from apps.engine.workbench import Workbench
 
@@ -56,22 +57,26 @@ def extract_changed_rows(
     extract: ExtractQuery,
     state_table: str,
     batch_rows: int,
+    saved_order: SavedOrder | None = None,
 ) -> bool:
     """Attach only the rows to look at in full as the workbench's source (the others are
     counted as unchanged); False if the caller should read every row after all (too many
-    changed)."""
+    changed). ``saved_order``, when it describes the state as it is, lets most rows be settled
+    by position (``row_order``)."""
     assert spec.key_field is not None  # duplicates are still told apart by key in build_work
     narrow = hashes_only(extract)
-    workbench.attach_source(
-        source.stream(narrow.sql, params=narrow.params, batch_size=batch_rows * 4),
-        [ROW_HASH_ALIAS],
-        name="_hashes",
-    )
-    split = workbench.split_by_hash(state_table)
+    hashes = source.stream(narrow.sql, params=narrow.params, batch_size=batch_rows * 4)
+    columns = [ROW_HASH_ALIAS]
+    state = workbench.state_fingerprint(state_table)
+    if saved_order is not None and saved_order.fingerprint() == state:
+        hashes = tag_positions(hashes, saved_order.hashes())
+        columns.append(POSITION_MATCH)
+    workbench.attach_source(hashes, columns, name="_hashes")
+    split = workbench.split_by_hash(state_table, state)
     if len(split.look) > MAX_CHANGED_ROWS or len(split.look) > split.total * MAX_CHANGED_SHARE:
         return False
     columns = [f.column for f in spec.fields] + [ROW_HASH_ALIAS]
-    if split.look:
+    if len(split.look):
         workbench.attach_source(_rows_by_hash(source, extract, split.look, batch_rows), columns)
         workbench.stage_source()
     else:  # nothing new: the work table is the unchanged rows alone (unless duplicates hide there)
@@ -82,9 +87,8 @@ def extract_changed_rows(
 
 
 def _rows_by_hash(
-    source: Source, extract: ExtractQuery, hashes: list[int], batch_rows: int
+    source: Source, extract: ExtractQuery, hashes: pa.Array, batch_rows: int
 ) -> Iterator[pa.RecordBatch]:
-    condition = source.column_in_sql(ROW_HASH_ALIAS, hashes)
-    assert condition is not None
-    wanted = rows_where(extract, condition[0], condition[1])
-    return source.stream(wanted.sql, params=wanted.params, batch_size=batch_rows)
+    return source.stream_where_in(
+        extract.sql, ROW_HASH_ALIAS, hashes, params=extract.params, batch_size=batch_rows
+    )

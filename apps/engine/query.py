@@ -96,9 +96,3 @@ def hashes_only(extract: ExtractQuery) -> ExtractQuery:
     """Only the hash of every row of a hashed extract: what a diff needs first."""
     sql = f'SELECT "{ROW_HASH_ALIAS}" FROM ({extract.sql}) AS h'
     return ExtractQuery(sql=sql, params=extract.params, hashed=True)
-
-
-def rows_where(extract: ExtractQuery, condition: str, params: list) -> ExtractQuery:
-    """The extract's rows that satisfy ``condition`` (SQL over its output columns)."""
-    sql = f"SELECT * FROM ({extract.sql}) AS r WHERE {condition}"
-    return ExtractQuery(sql=sql, params=(*extract.params, *params), hashed=extract.hashed)

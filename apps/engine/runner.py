@@ -152,6 +152,7 @@ class SyncExecution:
                     extract=query,
                     state_table=self._attach_state(store, workbench),
                     batch_rows=SOURCE_BATCH_ROWS,
+                    saved_order=store.saved_order(),
                 )
             if not pushed_down:
                 columns = [f.column for f in spec.fields]
@@ -300,7 +301,8 @@ class SyncExecution:
             self._set_progress(0.35 + 0.6 * sent / max(1, to_send))
         self.timer.add("load", time.perf_counter() - load_started - commit_seconds)
         with self.timer.phase("commit"):
-            store.finish(workbench.con)
+            store.finish(workbench.con, located=workbench.state_rowids())
+            self._save_row_order(store, workbench)
         self.timer.add("commit", commit_seconds)
         if self.metrics.batches:
             SyncState.objects.filter(sync_id=self.sync.id).update(
@@ -311,6 +313,21 @@ class SyncExecution:
         if self.heartbeat.cancel_requested.is_set():
             return RunStatus.CANCELED
         return RunStatus.SUCCEEDED
+
+    def _save_row_order(self, store: StateStore, workbench: Workbench) -> None:
+        """Keep this run's row order of accepted hashes for the next run's hash pass. Only a
+        shortcut: failing to save it costs the next run a join, so it does not fail this run."""
+        saved = store.saved_order()
+        hashes = workbench.accepted_order(state_changed=self.metrics.batches > 0)
+        if saved is None or hashes is None or self._state_table is None:
+            return
+        try:
+            saved.save(hashes, workbench.state_fingerprint(self._state_table))
+        except (OSError, pa.ArrowException):
+            logger.warning(
+                "run %s: could not save the row order in %s", self.run.id, saved.path, exc_info=True
+            )
+            saved.remove()
 
     def _batches(
         self,

@@ -12,6 +12,8 @@ killed worker leaves exactly the unacknowledged rows to be sent by the next run.
 
 from __future__ import annotations
 
+import io
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ import pyarrow as pa
 from django.conf import settings
 from django.db import connection, transaction
 
+from apps.engine.row_order import SavedOrder
 from apps.syncs.models import SyncBatchIntent, SyncStateRow
 
 STATE_TABLE = "state_rows"
@@ -53,8 +56,10 @@ class StateStore(Protocol):
     ) -> None:
         """Durably record a batch's accepted rows (key, row_hash) and removed keys, and settle it."""
 
-    def finish(self, con: duckdb.DuckDBPyConnection) -> None:
-        """End of run: make the committed batches part of the state proper."""
+    def finish(self, con: duckdb.DuckDBPyConnection, *, located: str | None = None) -> None:
+        """End of run: make the committed batches part of the state proper. ``located``, if
+        given, names a table of (key, rid): where each key already in the state is, by the
+        state table's rowid, so the fold need not search for them."""
 
     def intend(self, batch_key: str, mode: str, keys: pa.Array, hashes: pa.Array) -> None:
         """Record a batch before it is sent."""
@@ -70,16 +75,21 @@ class StateStore(Protocol):
     def count(self, con: duckdb.DuckDBPyConnection) -> int:
         """Rows in the state, read through the run's workbench connection."""
 
+    def saved_order(self) -> SavedOrder | None:
+        """Where the accepted hashes' last row order is kept (``row_order``), if anywhere."""
+
 
 class FileStateStore:
     """State in ``var/state/<sync>.duckdb`` plus one append-only journal per sync.
 
-    The journal is an Arrow IPC stream written unbuffered: once ``write`` returns, a message is
-    in the OS's hands and survives a SIGKILL. Per batch it gets two messages: the intent before
-    the request (batch key, keys, hashes) and, after the response, the accepted rows, the deleted
-    keys and the batch's settlement. The journal is folded into the state table at the end of the
-    run — or, after a crash, at the start of the next one, which first takes the intents never
-    settled as in-doubt batches. Folding is one DuckDB transaction and folding twice is harmless.
+    The journal is an Arrow IPC stream, each message handed to the OS in one ``write``: once it
+    returns, the message survives a SIGKILL. Per batch it gets two messages: the intent before
+    the request (batch key, keys, hashes) and, after the response, the outcome — the accepted
+    rows and deleted keys, or just ``accepted: all`` when the outcome is the intent itself (the
+    usual case: half the journal's bytes) — which also settles the batch. The journal is folded
+    into the state table at the end of the run — or, after a crash, at the start of the next one,
+    which first takes the intents never settled as in-doubt batches. Folding is one DuckDB
+    transaction and folding twice is harmless.
     """
 
     backend = "file"
@@ -88,9 +98,12 @@ class FileStateStore:
         directory = Path(settings.SYNCLINE_VAR_DIR) / "state"
         self.path = directory / f"{sync_id}.duckdb"
         self.journal_path = directory / f"{sync_id}.journal"
+        self.order = SavedOrder(directory / f"{sync_id}.order")
         self.location = str(self.path)
         self._writer: pa.ipc.RecordBatchStreamWriter | None = None
-        self._file = None
+        self._buffer: io.BytesIO | None = None
+        self._fd: int | None = None
+        self._intended: dict[str, int] = {}  # rows of each batch intended and not yet settled
         self._doubts: list[InDoubtBatch] = []
 
     def attach(self, con: duckdb.DuckDBPyConnection) -> str:
@@ -102,23 +115,48 @@ class FileStateStore:
         return "sync_state.rows"
 
     def _append(self, rows: pa.RecordBatch, **metadata: str) -> None:
-        """Append one message (rows + what they are, as message metadata), unbuffered."""
+        """Append one message (rows + what they are, as message metadata) in one ``write``.
+
+        The IPC writer emits a message in several small pieces; gathered in memory first, they
+        cost one system call (and one release of the GIL, which the sending threads contend for)
+        instead of a handful.
+        """
         if self._writer is None:
             self.journal_path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.journal_path, "ab", buffering=0)  # noqa: SIM115 - lives for the run
-            self._writer = pa.ipc.new_stream(self._file, _STATE_SCHEMA)
+            self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            self._buffer = io.BytesIO()
+            self._writer = pa.ipc.new_stream(self._buffer, _STATE_SCHEMA)  # the schema goes with
+        assert self._buffer is not None and self._fd is not None  # the first message
         self._writer.write_batch(rows, custom_metadata=metadata)
+        message = self._buffer.getbuffer()
+        written = 0
+        while written < len(message):
+            written += os.write(self._fd, message[written:])
+        del message  # a BytesIO cannot be resized while a view of it is alive
+        self._buffer.seek(0)
+        self._buffer.truncate()
 
     def intend(self, batch_key: str, mode: str, keys: pa.Array, hashes: pa.Array) -> None:
         self._append(
             pa.record_batch([keys, hashes], schema=_STATE_SCHEMA), kind="intent", batch=batch_key, mode=mode
         )
+        self._intended[batch_key] = len(keys)
 
     def commit(
         self, con: duckdb.DuckDBPyConnection, upserts: pa.Table, deletes: list[str], batch_key: str
     ) -> None:
         # One message: the batch's outcome (accepted rows; deleted keys with a NULL hash) and its
-        # settlement are durable together or not at all.
+        # settlement are durable together or not at all. Accepted rows are a subset of the
+        # intent's, so as many of them as were intended are the intent's rows themselves (with
+        # their hashes, NULL for deletes): the message then only says so.
+        intended = self._intended.pop(batch_key, None)
+        if (
+            intended is not None
+            and intended == upserts.num_rows + len(deletes)
+            and (not deletes or not upserts.num_rows)
+        ):
+            self._append(_EMPTY, kind="outcome", batch=batch_key, accepted="all")
+            return
         keys = pa.concat_arrays([upserts.column("key").combine_chunks(), pa.array(deletes, pa.string())])
         hashes = pa.concat_arrays(
             [upserts.column("row_hash").combine_chunks(), pa.nulls(len(deletes), pa.uint64())]
@@ -126,16 +164,17 @@ class FileStateStore:
         self._append(pa.record_batch([keys, hashes], schema=_STATE_SCHEMA), kind="outcome", batch=batch_key)
 
     def settle(self, batch_key: str) -> None:
+        self._intended.pop(batch_key, None)
         self._append(_EMPTY, kind="settle", batch=batch_key)
 
     def in_doubt(self) -> list[InDoubtBatch]:
         return list(self._doubts)
 
-    def fold(self, con: duckdb.DuckDBPyConnection) -> int:
+    def fold(self, con: duckdb.DuckDBPyConnection, *, located: str | None = None) -> int:
         """Apply the journal's accepted and deleted rows to the state table; then drop it.
 
         The journal is streamed message by message into a spillable DuckDB table, so folding
-        millions of rows takes little memory.
+        millions of rows takes little memory. ``located``: see ``finish``.
         """
         self._close_journal()
         if not self.journal_path.exists():
@@ -152,10 +191,20 @@ class FileStateStore:
                 con.unregister("_messages")
             pending, pending_rows = [], 0
 
-        # Outcome messages are gathered into ~100k-row chunks (one INSERT each); intents are
-        # skipped, so folding costs little time and memory.
+        # Outcome messages are gathered into ~100k-row chunks (one INSERT each). An intent is
+        # held only until its outcome: an ``accepted: all`` outcome takes the intent's rows.
+        intents: dict[str, pa.RecordBatch] = {}
         for meta, rows in _journal_messages(self.journal_path):
-            if meta.get("kind") == "outcome" and rows.num_rows:
+            kind, batch = meta.get("kind"), meta.get("batch", "")
+            if kind == "intent":
+                intents[batch] = rows
+                continue
+            intent = intents.pop(batch, None)
+            if kind == "outcome" and meta.get("accepted") == "all":
+                if intent is None:  # cannot happen: the intent precedes its outcome
+                    raise RuntimeError(f"journal {self.journal_path}: outcome of unknown batch {batch}")
+                rows = intent
+            if kind == "outcome" and rows.num_rows:
                 pending.append(rows)
                 pending_rows += rows.num_rows
                 if pending_rows >= 100_000:
@@ -165,13 +214,7 @@ class FileStateStore:
         if applied:
             con.execute("BEGIN TRANSACTION")
             try:
-                # A key appears at most once per run, and a journal holds at most one run's
-                # unfolded rows after the crash fold; so no ordering between entries is needed.
-                con.execute("DELETE FROM sync_state.rows WHERE key IN (SELECT key FROM _journal)")
-                con.execute(
-                    "INSERT INTO sync_state.rows SELECT key, row_hash FROM _journal "
-                    "WHERE row_hash IS NOT NULL"
-                )
+                _apply_journal(con, located)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -180,23 +223,76 @@ class FileStateStore:
         self.journal_path.unlink()
         return applied
 
-    def finish(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.fold(con)
+    def finish(self, con: duckdb.DuckDBPyConnection, *, located: str | None = None) -> None:
+        self.fold(con, located=located)
 
     def _close_journal(self) -> None:
         if self._writer is not None:
-            self._writer.close()
-            self._file.close()
-            self._writer = self._file = None
+            # No end-of-stream marker is needed: the reader stops at the end of the file, as it
+            # does after a kill.
+            self._writer = None
+            self._buffer = None
+            os.close(self._fd)
+            self._fd = None
+        self._intended.clear()
 
     def reset(self) -> None:
         self._close_journal()
         self._doubts = []
         for path in (self.path, Path(str(self.path) + ".wal"), self.journal_path):
             path.unlink(missing_ok=True)
+        self.order.remove()
 
     def count(self, con: duckdb.DuckDBPyConnection) -> int:
         return con.execute("SELECT count(*) FROM sync_state.rows").fetchall()[0][0]
+
+    def saved_order(self) -> SavedOrder | None:
+        return self.order
+
+
+def _apply_journal(con: duckdb.DuckDBPyConnection, located: str | None) -> None:
+    """Fold ``_journal`` (accepted rows; deleted keys with a NULL hash) into the state table.
+
+    A key appears at most once in a journal (once per run, and a journal holds at most one run's
+    unfolded rows after the crash fold), so no ordering between entries is needed. Keys already
+    in the state get their new hash in place, not a delete and an insert: a DuckDB checkpoint
+    then rewrites the hash column only, not the compressed keys of every row group that lost a
+    row. Where the run already knows each key's rowid (``located``), the update finds its rows
+    by rowid instead of by matching a million key strings. Measured at 1M rows with 1% changed,
+    commit and checkpoint included, eight runs in a row on one state: 70-75 ms by rowid,
+    90-120 ms by key, and 50-240 ms, growing with the deletes, for a delete and an insert.
+    """
+    rows = "sync_state.rows"
+    state_empty = con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {rows})").fetchall()[0][0]
+    if state_empty:  # a first run: nothing to update or delete
+        con.execute(f"INSERT INTO {rows} SELECT key, row_hash FROM _journal WHERE row_hash IS NOT NULL")
+        return
+    if located is not None:
+        # Every accepted key was in the run's work table, where ``located`` comes from: a key
+        # it does not place is new to the state.
+        con.execute(f"""
+            UPDATE {rows} AS st SET row_hash = u.row_hash
+            FROM (SELECT l.rid, j.row_hash FROM _journal j JOIN {located} l USING (key)
+                  WHERE j.row_hash IS NOT NULL) u
+            WHERE st.rowid = u.rid
+        """)
+        new_keys = f"SELECT key FROM _journal EXCEPT SELECT key FROM {located}"
+    else:
+        updated = con.sql(f"""
+            UPDATE {rows} AS st SET row_hash = j.row_hash FROM _journal j
+            WHERE st.key = j.key AND j.row_hash IS NOT NULL
+            RETURNING st.key
+        """).to_arrow_table()
+        con.register("_updated", updated)
+        new_keys = "SELECT key FROM _journal EXCEPT SELECT key FROM _updated"
+    con.execute(f"""
+        INSERT INTO {rows} SELECT key, row_hash FROM _journal
+        WHERE row_hash IS NOT NULL AND key IN ({new_keys})
+    """)
+    if located is None:
+        con.unregister("_updated")
+    if con.execute("SELECT count(*) FROM _journal WHERE row_hash IS NULL").fetchall()[0][0]:
+        con.execute(f"DELETE FROM {rows} WHERE key IN (SELECT key FROM _journal WHERE row_hash IS NULL)")
 
 
 _EMPTY = pa.record_batch([pa.array([], pa.string()), pa.array([], pa.uint64())], schema=_STATE_SCHEMA)
@@ -286,7 +382,7 @@ class DatabaseStateStore:
             # Settled in the same transaction as its outcome: both or neither.
             SyncBatchIntent.objects.filter(sync_id=self.sync_id, batch_key=batch_key).delete()
 
-    def finish(self, con: duckdb.DuckDBPyConnection) -> None:
+    def finish(self, con: duckdb.DuckDBPyConnection, *, located: str | None = None) -> None:
         return None  # every batch was upserted in place
 
     def intend(self, batch_key: str, mode: str, keys: pa.Array, hashes: pa.Array) -> None:
@@ -321,6 +417,9 @@ class DatabaseStateStore:
 
     def count(self, con: duckdb.DuckDBPyConnection) -> int:
         return SyncStateRow.objects.filter(sync_id=self.sync_id).count()
+
+    def saved_order(self) -> SavedOrder | None:
+        return None  # the state is loaded into each run's workbench; no row order is kept
 
 
 def state_store_for(sync_id: str) -> StateStore:

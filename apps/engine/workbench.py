@@ -22,17 +22,19 @@ from django.conf import settings
 from apps.connectors.base import ErrorCode
 from apps.engine.coercion import REASON_SEPARATOR, coerce_field, quote_ident, quote_literal, reason_sql
 from apps.engine.query import ROW_HASH_ALIAS, WATERMARK_ALIAS
+from apps.engine.row_order import POSITION_MATCH, StateFingerprint
 from apps.engine.spec import MappedField
 
 SEND_ACTIONS = ("added", "changed")
 FETCH_ROWS = 16_384
+ORDER_BATCH_ROWS = 131_072
 
 
 @dataclass(frozen=True)
 class HashSplit:
     """What a hash pass found (``Workbench.split_by_hash``)."""
 
-    look: list[int]  # row hashes, as the source gives them, whose rows must be read in full
+    look: pa.Array  # row hashes, in the source's own type, whose rows must be read in full
     total: int  # rows seen
     unchanged: int  # rows whose hash is an accepted one: to be only counted
     unchanged_hash_sum: int  # the sum of their hashes
@@ -65,9 +67,12 @@ class Workbench:
         self.con.execute("SET preserve_insertion_order = false")
         self.has_excluded = False
         # Set by the hash pass: reads rows by their hashes, for duplicates found in build_work.
-        self.read_more: Callable[[list[int]], Iterable[pa.RecordBatch]] | None = None
+        self.read_more: Callable[[pa.Array], Iterable[pa.RecordBatch]] | None = None
         self._split: HashSplit | None = None
+        self._positional_misses: int | None = None  # rows the saved order did not settle
         self._signed_hashes = False
+        self._staged = False
+        self._work_built = False
         # Set by count_unchanged: rows counted as unchanged without entering ``work``.
         self.unchanged_count = 0
         self.payload_sql = "NULL"
@@ -155,6 +160,7 @@ class Workbench:
         prefix = quote_literal(REASON_SEPARATOR.join((ErrorCode.VALIDATION_FAILED, key_name, "")))
         state_join = f"LEFT JOIN {state_table} st ON st.key = {key_sql}" if state_table else ""
         state_hash = "st.row_hash" if state_table else "CAST(NULL AS UBIGINT)"
+        state_rowid = "st.rowid" if state_table else "CAST(NULL AS BIGINT)"
         in_state = "st.key IS NOT NULL" if state_table else "false"
         force = str(force_send).lower()
         replay_filter = ""
@@ -173,7 +179,7 @@ class Workbench:
             CREATE OR REPLACE TABLE work AS
             WITH joined AS (
                 SELECT s.*, {key_sql} AS key, {hash_sql} AS row_hash,
-                       {state_hash} AS accepted_hash, {in_state} AS in_state
+                       {state_hash} AS accepted_hash, {state_rowid} AS state_rowid, {in_state} AS in_state
                 FROM _src s {state_join}
             ), checked AS (
                 SELECT *,
@@ -182,7 +188,7 @@ class Workbench:
                             ELSE {reason_sql(coerced)} END AS reason
                 FROM joined
             )
-            SELECT key, row_hash, accepted_hash, reason,
+            SELECT key, row_hash, accepted_hash, state_rowid, reason,
                    CASE
                        WHEN reason IS NOT NULL THEN 'invalid'
                        WHEN NOT in_state THEN 'added'
@@ -196,7 +202,8 @@ class Workbench:
             {replay_filter}
         """
         self.con.execute(work_sql)
-        if self.read_more is not None and (more := self._unread_duplicates())[0]:
+        self._work_built = True
+        if self.read_more is not None and (more := self._unread_duplicates())[1]:
             # Rare: duplicates among the rows counted as unchanged (see ``_unread_duplicates``).
             hashes, rows = more
             self.attach_source(self.read_more(hashes), list(types), name="_more")
@@ -222,7 +229,24 @@ class Workbench:
         self.con.unregister("_src")
         self.con.execute("DROP VIEW IF EXISTS _src")  # when it was ``staged``
 
-    def split_by_hash(self, state_table: str) -> HashSplit:
+    def state_fingerprint(self, state_table: str) -> StateFingerprint:
+        rows, hash_sum = self.con.execute(
+            f"SELECT count(*), coalesce(sum(row_hash), 0) FROM {state_table}"
+        ).fetchall()[0]
+        return StateFingerprint(rows, int(hash_sum))
+
+    def state_rowids(self) -> str | None:
+        """A view of (key, rid): the state table's rowid of each work key already in the state
+        (``StateStore.finish``); None before there is a work table."""
+        if not self._work_built:
+            return None
+        self.con.execute(
+            "CREATE OR REPLACE TEMP VIEW state_rowids AS "
+            "SELECT DISTINCT key, state_rowid AS rid FROM work WHERE state_rowid IS NOT NULL"
+        )
+        return "state_rowids"
+
+    def split_by_hash(self, state_table: str, state: StateFingerprint) -> HashSplit:
         """Diff the row hashes of ``_hashes`` (one ``__h`` per row) against the accepted state.
 
         The warehouse's hash covers every mapped column, the key included, so a row whose hash is
@@ -231,50 +255,88 @@ class Workbench:
         a NULL key) must be read in full; the rest are only counted once the caller settles
         (``count_unchanged``), unless ``build_work`` finds duplicates among them
         (``_unread_duplicates``).
+
+        When the stream carries ``__pos`` (``row_order.tag_positions``), the rows whose hash is
+        the accepted one saved at their position are settled by that alone; only the others are
+        joined with the state, building on them instead of on every accepted hash.
         """
         types = self.column_types()
         unsigned = _unsigned_hash(types)
         self._signed_hashes = types.get(ROW_HASH_ALIAS, "UBIGINT") != "UBIGINT"
-        self.con.execute(f"""
-            CREATE OR REPLACE TABLE phase1 AS
-            SELECT h, h IN (SELECT row_hash FROM {state_table}) AS same
-            FROM (SELECT {unsigned} AS h FROM _hashes)
-        """)
+        positional = POSITION_MATCH in types
+        # phase1 keeps the warehouse's order (for the next run's shortcut): a plain scan does with
+        # preserve_insertion_order, a join would not, so ``same`` is settled by updates after.
+        self.con.execute("SET preserve_insertion_order = true")
+        try:
+            self.con.execute(
+                f"CREATE OR REPLACE TABLE phase1 AS SELECT {unsigned} AS h, "
+                f"{POSITION_MATCH if positional else 'false'} AS same FROM _hashes"
+            )
+        finally:
+            self.con.execute("SET preserve_insertion_order = false")
         self.con.unregister("_hashes")
+        if positional:
+            # The rows that moved, changed or are new: the accepted ones among them, found by a
+            # join that builds on them (few) and probes the state.
+            self.con.execute(
+                "CREATE OR REPLACE TEMP TABLE _moved AS SELECT DISTINCT h FROM phase1 WHERE NOT same"
+            )
+            self._positional_misses = self.con.execute("SELECT count(*) FROM _moved").fetchall()[0][0]
+            accepted = f"SELECT DISTINCT st.row_hash FROM {state_table} st JOIN _moved m ON st.row_hash = m.h"
+        else:
+            self._positional_misses = None
+            accepted = f"SELECT row_hash FROM {state_table}"
+        if self._positional_misses != 0:
+            self.con.execute(f"UPDATE phase1 SET same = true WHERE NOT same AND h IN ({accepted})")
+        self.con.execute("DROP TABLE IF EXISTS _moved")
         total, same, same_sum = self.con.execute(
             "SELECT count(*), count(*) FILTER (WHERE same), coalesce(sum(h) FILTER (WHERE same), 0) "
             "FROM phase1"
         ).fetchall()[0]
-        state_rows, state_sum = self.con.execute(
-            f"SELECT count(*), coalesce(sum(row_hash), 0) FROM {state_table}"
-        ).fetchall()[0]
-        self.con.execute("CREATE OR REPLACE TABLE looked AS SELECT DISTINCT h FROM phase1 WHERE NOT same")
-        look = [r[0] for r in self.con.execute("SELECT h FROM looked").fetchall()]
+        look = self._as_source_hashes("SELECT DISTINCT h FROM phase1 WHERE NOT same")
         self._split = HashSplit(
-            look=self._as_source_hashes(look),
+            look=look,
             total=total,
             unchanged=same,
             unchanged_hash_sum=int(same_sum),
-            state_rows=state_rows,
-            state_hash_sum=int(state_sum),
+            state_rows=state.rows,
+            state_hash_sum=state.hash_sum,
         )
         return self._split
+
+    def accepted_order(self, *, state_changed: bool) -> Iterator[pa.Array] | None:
+        """The hashes of the hash pass's rows in the warehouse's order, NULL where the row's hash
+        is not an accepted one, to be saved for the next run (``row_order``); None when there is
+        nothing new to save: no hash pass, or every row matched the saved order and the state
+        did not change."""
+        if self._split is None or (self._positional_misses == 0 and not state_changed):
+            return None
+        return self._accepted_order()
+
+    def _accepted_order(self) -> Iterator[pa.Array]:
+        self.con.execute("SET preserve_insertion_order = true")
+        try:
+            reader = self.con.sql("SELECT CASE WHEN same THEN h END AS h FROM phase1").to_arrow_reader(
+                ORDER_BATCH_ROWS
+            )
+            for batch in reader:
+                yield batch.column(0)
+        finally:
+            self.con.execute("SET preserve_insertion_order = false")
 
     def stage_source(self, *, name: str = "_src") -> None:
         """Copy an attached stream into ``staged`` (adding to what is there) and make ``staged``
         the source ``build_work`` reads: staged rows can be read more than once."""
-        staged = self.con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'staged'"
-        ).fetchall()[0][0]
-        if staged:
+        if self._staged:
             self.con.execute(f"INSERT INTO staged SELECT * FROM {name}")
         else:
             self.con.execute(f"CREATE TABLE staged AS SELECT * FROM {name}")
+            self._staged = True
         self.con.unregister(name)
         self.con.unregister("_src")  # when the source was an attached stream (a no-op otherwise)
         self.con.execute("CREATE OR REPLACE VIEW _src AS SELECT * FROM staged")
 
-    def _unread_duplicates(self) -> tuple[list[int], int]:
+    def _unread_duplicates(self) -> tuple[pa.Array, int]:
         """Hashes of rows counted as unchanged that are duplicates after all, and how many rows
         they are: those rows must be read too, so ``build_work`` catches them.
 
@@ -298,23 +360,27 @@ class Workbench:
             split.state_rows - changed,
             split.state_hash_sum - int(changed_sum),
         ):
-            return [], 0
-        repeated = self.con.execute(
-            "SELECT h, count(*) FROM phase1 WHERE same GROUP BY h HAVING count(*) > 1"
-        ).fetchall()
-        copies = self.con.execute("""
-            SELECT h FROM phase1
+            return pa.array([], pa.uint64()), 0
+        # Every row of a repeated hash, and the unchanged copy of a key also present in work.
+        self.con.execute("""
+            CREATE OR REPLACE TEMP TABLE _dup_hashes AS
+            SELECT h, count(*) AS n FROM phase1 WHERE same GROUP BY h HAVING count(*) > 1
+            UNION
+            SELECT h, 1 FROM phase1
             WHERE same AND h IN (SELECT accepted_hash FROM work WHERE accepted_hash IS NOT NULL)
-        """).fetchall()
-        hashes = {h: 1 for (h,) in copies} | {h: n for h, n in repeated}  # n rows share a repeated h
-        return self._as_source_hashes(list(hashes)), sum(hashes.values())
+        """)
+        rows = self.con.execute(
+            "SELECT coalesce(sum(n), 0) FROM (SELECT h, max(n) AS n FROM _dup_hashes GROUP BY h)"
+        ).fetchall()[0][0]
+        return self._as_source_hashes("SELECT DISTINCT h FROM _dup_hashes"), int(rows)
 
-    def _as_source_hashes(self, hashes: list[int]) -> list[int]:
-        """Unsigned hashes back in the source's own form (signed for PostgreSQL's int8), to be
-        passed to it as parameters."""
-        if not self._signed_hashes:
-            return hashes
-        return [h - (1 << 64) if h >= (1 << 63) else h for h in hashes]
+    def _as_source_hashes(self, query: str) -> pa.Array:
+        """The hashes (column ``h``) ``query`` selects, back in the source's own type (signed for
+        PostgreSQL's int8), to be passed to it."""
+        h = "h"
+        if self._signed_hashes:
+            h = "CAST(CASE WHEN h >= 9223372036854775808 THEN h - 18446744073709551616 ELSE h END AS BIGINT)"
+        return self.con.sql(f"SELECT {h} AS h FROM ({query})").to_arrow_table().column("h").combine_chunks()
 
     def count_unchanged(self, rows: int) -> None:
         """Take this many rows as read and unchanged: counted, never entering ``work``."""

