@@ -1,3 +1,4 @@
+import threading
 import time
 
 import duckdb
@@ -104,6 +105,17 @@ def test_timeout_does_not_count_time_spent_between_batches(warehouse):
         time.sleep(0.3)  # a slow destination: longer than the timeout, but not DuckDB's time
         rows += batch.num_rows
     assert rows == 25000
+
+
+def test_one_watchdog_thread_serves_a_whole_stream(warehouse):
+    seen: set[int] = set()
+    for _ in warehouse.stream("SELECT * FROM t", batch_size=1000):
+        seen.update(t.ident for t in threading.enumerate() if t.name == "duckdb-watchdog")
+    assert len(seen) == 1  # 25 batches, one thread (it used to be a thread per batch)
+    deadline = time.monotonic() + 5
+    while any(t.name == "duckdb-watchdog" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(t.name == "duckdb-watchdog" for t in threading.enumerate())
 
 
 def test_empty_result_yields_no_batches(warehouse):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -158,24 +159,25 @@ class DuckDBSource(Source):
     ) -> Iterator[pa.RecordBatch]:
         ensure_read_only(sql, self.dialect)
         body = statement_body(sql, self.dialect)
-        timeout = self.config.timeout_seconds
         con = self._cursor()
+        watchdog = _Watchdog(con, self.config.timeout_seconds)
         try:
             for name, table in (tables or {}).items():
                 con.register(name, table)  # visible to this cursor only
             _ensure_duckdb_sees_one_select(con, body)
-            with _watchdog(con, timeout):
+            with watchdog.armed():
                 reader = con.sql(body, params=list(params) or None).to_arrow_reader(batch_size)
             while True:
                 # Only DuckDB's own work is timed: the caller may take as long as it likes
                 # between batches (writing them to a destination), so the yield is outside.
-                with _watchdog(con, timeout):
+                with watchdog.armed():
                     try:
                         batch = reader.read_next_batch()
                     except StopIteration:
                         return
                 yield batch
         finally:
+            watchdog.close()
             con.close()
 
     def row_hash_sql(self, columns: Sequence[str]) -> str | None:
@@ -201,30 +203,70 @@ def _ensure_duckdb_sees_one_select(con: duckdb.DuckDBPyConnection, sql: str) -> 
         raise UnsafeQueryError(f"DuckDB reads this query as {kinds}; only a single SELECT is allowed.")
 
 
+class _Watchdog:
+    """Interrupts ``con`` when an armed DuckDB call outlasts the timeout.
+
+    DuckDB has no statement timeout, so a thread calls ``interrupt()``. One thread serves every
+    call of a stream: a thread started per fetched batch cost ~1 ms each, ~20 ms a run. If it
+    fired, the call is reported as timed out even when it returned just in time, because DuckDB
+    keeps the interrupt pending and the next fetch would fail anyway.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, timeout_seconds: float) -> None:
+        self._con = con
+        self.timeout_seconds = timeout_seconds
+        self._changed = threading.Condition()
+        self._deadline: float | None = None
+        self._closed = False
+        self._fired = False
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def armed(self) -> Iterator[None]:
+        with self._changed:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, name="duckdb-watchdog", daemon=True)
+                self._thread.start()
+            self._deadline = time.monotonic() + self.timeout_seconds
+            self._changed.notify()
+        try:
+            yield
+        except duckdb.InterruptException:
+            if self._fired:
+                raise QueryTimeoutError(self.timeout_seconds, "DuckDB") from None
+            raise
+        finally:
+            with self._changed:
+                self._deadline = None
+        if self._fired:
+            raise QueryTimeoutError(self.timeout_seconds, "DuckDB")
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+
+    def _watch(self) -> None:
+        with self._changed:
+            while not self._closed:
+                if self._deadline is None:
+                    self._changed.wait()
+                    continue
+                remaining = self._deadline - time.monotonic()
+                if remaining > 0:
+                    self._changed.wait(remaining)
+                    continue
+                self._fired = True
+                self._deadline = None
+                self._con.interrupt()
+
+
 @contextmanager
 def _watchdog(con: duckdb.DuckDBPyConnection, timeout_seconds: float) -> Iterator[None]:
-    """Interrupt ``con`` if the enclosed DuckDB call outlasts the timeout.
-
-    DuckDB has no statement timeout, so a timer thread calls ``interrupt()``. If the timer fired
-    the call is reported as timed out even when it returned just in time, because DuckDB keeps the
-    interrupt pending and the next fetch would fail anyway.
-    """
-    fired = threading.Event()
-
-    def fire() -> None:
-        fired.set()
-        con.interrupt()
-
-    timer = threading.Timer(timeout_seconds, fire)
-    timer.daemon = True
-    timer.start()
+    """One call of ``con``, interrupted if it outlasts the timeout (see ``_Watchdog``)."""
+    watchdog = _Watchdog(con, timeout_seconds)
     try:
-        yield
-    except duckdb.InterruptException:
-        if fired.is_set():
-            raise QueryTimeoutError(timeout_seconds, "DuckDB") from None
-        raise
+        with watchdog.armed():
+            yield
     finally:
-        timer.cancel()
-    if fired.is_set():
-        raise QueryTimeoutError(timeout_seconds, "DuckDB")
+        watchdog.close()
