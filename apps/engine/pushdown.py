@@ -12,6 +12,9 @@ twice (its hash repeats), and a key present twice — its accepted copy and a ne
 one's hash is new). The workbench tests for both cheaply after building the work table and, when
 they exist, reads those rows too (``read_more``: a third, tiny read).
 
+With a saved row order that still describes the state (``row_order``), most hashes are settled
+by position as they stream in, and only the others are joined with the state.
+
 Rows that change between the reads are read as they are at the later one (their new hash goes
 with them); a row that vanishes in between is simply not read, as if the query had been run a
 moment later. When most rows changed, two reads cost more than one: the caller reads everything.
