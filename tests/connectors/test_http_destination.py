@@ -72,6 +72,9 @@ def test_registered_with_a_freeform_catalog(sink):
         ({"methods": {"merge": "POST"}}, "methods.merge.[key]"),
         ({"headers": {"X-Evil": "a\r\nHost: b"}}, "headers"),
         ({"headers": {"Content-Length": "1"}}, "headers"),
+        ({"headers": {"Authorization": "Bearer abc"}}, "headers"),
+        ({"headers": {"X-Api-Key": "abc"}}, "headers"),
+        ({"headers": {"X-Auth-Token": "abc"}}, "headers"),
         ({"auth": {"type": "bearer"}}, "auth.bearer.token"),
         ({"auth": {"type": "oauth", "token": "x"}}, "auth"),
         ({"retryable_statuses": [200]}, "retryable_statuses"),
@@ -81,6 +84,20 @@ def test_invalid_config_names_the_field(config, field):
     with pytest.raises(ConfigError) as exc:
         parse_config("destination", "http", {"url": "https://example.com/hook", **config})
     assert any(key.startswith(field) for key in exc.value.details), exc.value.details
+
+
+def test_a_credential_header_is_refused_with_a_pointer_to_auth():
+    with pytest.raises(ConfigError) as exc:
+        parse_config(
+            "destination", "http", {"url": "https://example.com/hook", "headers": {"X-Api-Key": "k"}}
+        )
+    message = " ".join(str(v) for v in exc.value.details.values())
+    assert "X-Api-Key looks like a credential" in message and '"header": "X-Api-Key"' in message
+    # Ordinary headers stay public config.
+    config = parse_config(
+        "destination", "http", {"url": "https://example.com/hook", "headers": {"X-Tenant": "acme"}}
+    )
+    assert config.split()[0]["headers"] == {"X-Tenant": "acme"}
 
 
 def test_secrets_split_from_public_config_and_back():

@@ -24,6 +24,13 @@ Operation = Literal["upsert", "insert", "update", "delete"]
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field-name
 # Headers httpx sets from the request itself; letting a config override them breaks framing.
 _RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+# ``headers`` are public config: shown by the API and the dashboard, stored in clear. A header
+# whose name says it carries a credential belongs in ``auth``, whose values are encrypted and
+# never shown again.
+_CREDENTIAL_HEADER = re.compile(
+    r"(^|-)(authorization|cookie)$|token|secret|password|passwd|api-?key|credential|signature",
+    re.IGNORECASE,
+)
 
 
 def _header_name(name: str) -> str:
@@ -90,7 +97,11 @@ class HttpConfig(NestedAuthConfig):
     methods: dict[Operation, HttpMethod] = Field(
         default_factory=dict, description="Per-operation methods, e.g. {'delete': 'DELETE'}."
     )
-    headers: dict[str, str] = Field(default_factory=dict, description="Extra headers (not secret).")
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra headers, shown in clear; credentials go in auth (a name like "
+        "Authorization, X-Api-Key or *-Token is refused here).",
+    )
     auth: Auth | None = None
     batch_size: int = Field(100, ge=1, le=10_000, description="Records per request; 1 = one record per body.")
     rate_limit_per_second: float | None = Field(
@@ -145,6 +156,12 @@ class HttpConfig(NestedAuthConfig):
     def _check_headers(cls, value: dict[str, str]) -> dict[str, str]:
         for name, header_value in value.items():
             _header_name(name)
+            if _CREDENTIAL_HEADER.search(name):
+                raise ValueError(
+                    f"{name} looks like a credential, and headers are shown in clear: set it with "
+                    "auth instead (type bearer for Authorization: Bearer, basic, or api_key with "
+                    f'"header": "{name}"), where it is stored encrypted and never shown'
+                )
             if "\r" in header_value or "\n" in header_value:
                 raise ValueError(f"the value of {name} must not contain line breaks")
         return value
