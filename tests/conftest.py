@@ -11,6 +11,17 @@ from apps.accounts.services import membership_set, workspace_create
 pytest_plugins = ["tests.engine_fixtures"]
 
 
+@pytest.fixture(autouse=True)
+def data_directories(settings, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Tests keep their warehouses and sandboxes in pytest's temporary folders: let connections
+    name files there, besides the defaults (SYNCLINE_DATA_DIRECTORIES)."""
+    settings.SYNCLINE_DATA_DIRECTORIES = [
+        *settings.SYNCLINE_DATA_DIRECTORIES,
+        str(tmp_path_factory.getbasetemp()),
+    ]
+    return settings.SYNCLINE_DATA_DIRECTORIES
+
+
 @pytest.fixture
 def isolated_var(tmp_path: Path, settings) -> Path:
     """Point the demo warehouse and sandbox storage at a temporary folder."""

@@ -10,7 +10,7 @@ from django.db import transaction
 from apps.accounts.models import Role, Workspace
 from apps.accounts.services import membership_set
 from apps.connections.models import Connection, SavedModel
-from apps.connections.services import connection_create
+from apps.connections.services import connection_create, connection_update
 from apps.demo.warehouse import build_demo_warehouse
 from apps.syncs.models import Sync
 
@@ -87,6 +87,10 @@ def _ensure_connection(
 ) -> Connection:
     existing = Connection.objects.filter(workspace=workspace, role=role, name=name).first()
     if existing is not None:
+        if "path" in config and existing.config.get("path") != config["path"]:
+            # The demo's files moved (the warehouse went to var/data, a data directory): follow.
+            report.note(f"{role} {name} now at {config['path']}")
+            return connection_update(connection=existing, config={"path": config["path"]})
         return existing
     report.note(f"{role} {name}")
     return connection_create(

@@ -20,6 +20,7 @@ from django.db.models import F
 from apps.connections.services import connector_for
 from apps.connectors.base import ConnectorError, Destination, ErrorCode, OutgoingBatch, Source
 from apps.connectors.ratelimit import limiter_for
+from apps.connectors.registry import ConfigError
 from apps.dlq.models import DlqEntry
 from apps.dlq.services import Failure, dlq_record_failures, dlq_resolve_succeeded, open_dlq_keys
 from apps.engine import pushdown
@@ -97,6 +98,9 @@ class SyncExecution:
             return self._finish(RunStatus.FAILED, (exc.code, str(exc)))
         except MappingError as exc:
             return self._finish(RunStatus.FAILED, (ErrorCode.VALIDATION_FAILED, str(exc)))
+        except ConfigError as exc:  # a stored config a newer rule refuses (e.g. a data directory)
+            message = f"A connection's stored config is no longer valid; edit the connection: {exc}"
+            return self._finish(RunStatus.FAILED, (ErrorCode.VALIDATION_FAILED, message))
         except ConnectorError as exc:
             return self._finish(RunStatus.FAILED, (exc.code, exc.message))
         except Exception as exc:  # a run must always end with a status and a reason

@@ -69,7 +69,7 @@ class Workbench:
         # Set by the hash pass: reads rows by their hashes, for duplicates found in build_work.
         self.read_more: Callable[[pa.Array], Iterable[pa.RecordBatch]] | None = None
         self._split: HashSplit | None = None
-        self._positional_misses: int | None = None  # rows the saved order did not settle
+        self._positional_misses: int | None = None  # distinct hashes the saved order did not settle
         self._signed_hashes = False
         self._staged = False
         self._work_built = False

@@ -185,7 +185,15 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 # --- Syncline ----------------------------------------------------------------------------
 SYNCLINE_VAR_DIR = VAR_DIR
 SYNCLINE_SANDBOX_DIR = VAR_DIR / "sandbox"
-SYNCLINE_DEMO_WAREHOUSE = VAR_DIR / "demo_warehouse.duckdb"
+SYNCLINE_DEMO_WAREHOUSE = VAR_DIR / "data" / "demo_warehouse.duckdb"
+# The only directories whose files connections may name: DuckDB and SQLite sources, the folders a
+# DuckDB source reads Parquet/CSV from, sandbox destinations. Anything else on the server — the
+# app database, the change-detection state, other workspaces' files — is out of reach of a
+# connection's config. Comma-separated absolute paths.
+SYNCLINE_DATA_DIRECTORIES = env.list("SYNCLINE_DATA_DIRECTORIES", default=[]) or [
+    str(VAR_DIR / "data"),
+    str(SYNCLINE_SANDBOX_DIR),
+]
 SYNCLINE_ALLOW_PRIVATE_DESTINATIONS = env.bool("SYNCLINE_ALLOW_PRIVATE_DESTINATIONS", default=False)
 SYNCLINE_REDIS_URL = env.str("SYNCLINE_REDIS_URL", default="")
 # Where change-detection state lives: "file" (DuckDB files under var/state/, one machine only) or

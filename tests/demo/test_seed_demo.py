@@ -70,3 +70,16 @@ def test_demo_warehouse_is_realistic_and_dirty(isolated_var):
     assert total - null_keys > distinct_keys  # duplicate keys exist
     assert bad_emails > 0
     assert accounts == 5_000 and events >= 100_000
+
+
+def test_a_demo_warehouse_seeded_at_its_old_place_follows_the_setting(isolated_var, settings):
+    """Before data directories the demo warehouse sat at var/demo_warehouse.duckdb; seeding again
+    points the demo's source at where the setting says (inside a data directory) now."""
+    call_command("seed_demo")
+    source = Connection.objects.get(role="source")
+    moved = isolated_var / "data" / "demo_warehouse.duckdb"
+    settings.SYNCLINE_DEMO_WAREHOUSE = moved
+    call_command("seed_demo")
+    source.refresh_from_db()
+    assert source.config["path"] == str(moved) and moved.exists()
+    assert connection_check(connection=source).ok

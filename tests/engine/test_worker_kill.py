@@ -49,6 +49,7 @@ class Worker:
             "DJANGO_SETTINGS_MODULE": "config.settings.local",
             "DATABASE_URL": database_url(),
             "SYNCLINE_VAR_DIR": str(settings.SYNCLINE_VAR_DIR),
+            "SYNCLINE_DATA_DIRECTORIES": ",".join(settings.SYNCLINE_DATA_DIRECTORIES),
             "SYNCLINE_STATE_STORE": settings.SYNCLINE_STATE_STORE,
             "SECRET_KEY": settings.SECRET_KEY,
             "SYNCLINE_ENCRYPTION_KEY": settings.SYNCLINE_ENCRYPTION_KEY,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from apps.connectors.base import (
     CheckResult,
@@ -30,6 +30,7 @@ from apps.connectors.base import (
     RecordOutcome,
     WriteResult,
 )
+from apps.connectors.data_paths import check_data_path
 from apps.connectors.destinations.sandbox.catalog import OBJECTS
 from apps.connectors.destinations.sandbox.store import SandboxStore
 from apps.connectors.destinations.sandbox.values import check_value
@@ -44,6 +45,11 @@ class SandboxConfig(ConnectorConfig):
         default=None,
         description="Optional token. The first token used is kept by the account; another one is refused.",
     )
+
+    @field_validator("path")
+    @classmethod
+    def _path_in_a_data_directory(cls, value: str) -> str:
+        return check_data_path(value)
 
 
 @register_destination

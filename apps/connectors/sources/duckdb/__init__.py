@@ -21,6 +21,7 @@ import pyarrow as pa
 from pydantic import Field, field_validator
 
 from apps.connectors.base import CheckResult, ConnectorConfig, Source, SourceColumn
+from apps.connectors.data_paths import check_data_path
 from apps.connectors.registry import register_source
 from apps.connectors.sql_guard import QueryTimeoutError, UnsafeQueryError, ensure_read_only, statement_body
 
@@ -49,15 +50,16 @@ class DuckDBConfig(ConnectorConfig):
         for directory in value:
             if not directory.startswith("/") or "\x00" in directory:
                 raise ValueError(f"{directory!r} must be an absolute directory path")
+            check_data_path(directory, what="allowed directory")
         # A trailing slash, so /data does not also allow /data-private.
         return [d if d.endswith("/") else d + "/" for d in value]
 
     @field_validator("path")
     @classmethod
-    def _path_not_empty(cls, value: str) -> str:
+    def _path_in_a_data_directory(cls, value: str) -> str:
         if not value:
             raise ValueError("path must name a DuckDB database file or ':memory:'")
-        return value
+        return value if value == ":memory:" else check_data_path(value)
 
 
 def _spill_directory() -> str:

@@ -24,6 +24,7 @@ import pyarrow as pa
 from pydantic import Field, field_validator
 
 from apps.connectors.base import CheckResult, ConnectorConfig, Source, SourceColumn
+from apps.connectors.data_paths import check_data_path
 from apps.connectors.registry import register_source
 from apps.connectors.sql_guard import QueryTimeoutError, ensure_read_only, statement_body
 
@@ -57,10 +58,10 @@ class SQLiteConfig(ConnectorConfig):
 
     @field_validator("path")
     @classmethod
-    def _path_not_empty(cls, value: str) -> str:
+    def _path_in_a_data_directory(cls, value: str) -> str:
         if not value:
             raise ValueError("path must name a SQLite database file")
-        return value
+        return check_data_path(value)
 
 
 @register_source
