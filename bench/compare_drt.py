@@ -52,6 +52,7 @@ SYNCLINE_ENV = (
     "DATABASE_URL",
     "DJANGO_SETTINGS_MODULE",
     "SYNCLINE_ALLOW_PRIVATE_DESTINATIONS",
+    "SYNCLINE_DATA_DIRECTORIES",
 )
 
 # drt reads profiles (source credentials) from ~/.drt/profiles.yml; the benchmark points HOME at a

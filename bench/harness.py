@@ -23,6 +23,8 @@ def boot(var_dir: Path | None = None) -> Path:
     os.environ["DATABASE_URL"] = f"sqlite:///{var_dir / 'bench.sqlite3'}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
     os.environ["SYNCLINE_ALLOW_PRIVATE_DESTINATIONS"] = "true"
+    # Benchmark warehouses are throwaway files in the temporary folder.
+    os.environ.setdefault("SYNCLINE_DATA_DIRECTORIES", tempfile.gettempdir())
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
 
