@@ -322,8 +322,10 @@ class SyncExecution:
         """Keep this run's row order of accepted hashes for the next run's hash pass. Only a
         shortcut: failing to save it costs the next run a join, so it does not fail this run."""
         saved = store.saved_order()
+        if saved is None or self._state_table is None:
+            return
         hashes = workbench.accepted_order(state_changed=self.metrics.batches > 0)
-        if saved is None or hashes is None or self._state_table is None:
+        if hashes is None:
             return
         try:
             saved.save(hashes, workbench.state_fingerprint(self._state_table))

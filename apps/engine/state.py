@@ -294,33 +294,37 @@ def _apply_journal(con: duckdb.DuckDBPyConnection, located: str | None) -> None:
     commit and checkpoint included, eight runs in a row on one state: 70-75 ms by rowid,
     90-120 ms by key, and 50-240 ms, growing with the deletes, for a delete and an insert.
     """
-    rows = _ROWS
     if located is not None:
         # Every accepted key was in the run's work table, where ``located`` comes from: a key
         # it does not place is new to the state.
         con.execute(f"""
-            UPDATE {rows} AS st SET row_hash = u.row_hash
+            UPDATE {_ROWS} AS st SET row_hash = u.row_hash
             FROM (SELECT l.rid, j.row_hash FROM _journal j JOIN {located} l USING (key)
                   WHERE j.row_hash IS NOT NULL) u
             WHERE st.rowid = u.rid
         """)
-        new_keys = f"SELECT key FROM _journal EXCEPT SELECT key FROM {located}"
+        _insert_keys_other_than(con, f"SELECT key FROM {located}")
     else:
         updated = con.sql(f"""
-            UPDATE {rows} AS st SET row_hash = j.row_hash FROM _journal j
+            UPDATE {_ROWS} AS st SET row_hash = j.row_hash FROM _journal j
             WHERE st.key = j.key AND j.row_hash IS NOT NULL
             RETURNING st.key
         """).to_arrow_table()
         con.register("_updated", updated)
-        new_keys = "SELECT key FROM _journal EXCEPT SELECT key FROM _updated"
-    con.execute(f"""
-        INSERT INTO {rows} SELECT key, row_hash FROM _journal
-        WHERE row_hash IS NOT NULL AND key IN ({new_keys})
-    """)
-    if located is None:
-        con.unregister("_updated")
+        try:
+            _insert_keys_other_than(con, "SELECT key FROM _updated")
+        finally:
+            con.unregister("_updated")
     if con.execute("SELECT count(*) FROM _journal WHERE row_hash IS NULL").fetchall()[0][0]:
-        con.execute(f"DELETE FROM {rows} WHERE key IN (SELECT key FROM _journal WHERE row_hash IS NULL)")
+        con.execute(f"DELETE FROM {_ROWS} WHERE key IN (SELECT key FROM _journal WHERE row_hash IS NULL)")
+
+
+def _insert_keys_other_than(con: duckdb.DuckDBPyConnection, known_keys: str) -> None:
+    """Append the journal's accepted rows whose key ``known_keys`` (a query) does not list."""
+    con.execute(f"""
+        INSERT INTO {_ROWS} SELECT key, row_hash FROM _journal
+        WHERE row_hash IS NOT NULL AND key IN (SELECT key FROM _journal EXCEPT {known_keys})
+    """)
 
 
 _EMPTY = pa.record_batch([pa.array([], pa.string()), pa.array([], pa.uint64())], schema=_STATE_SCHEMA)
