@@ -23,18 +23,14 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
-from psycopg import sql as pgsql  # noqa: E402
 
-from bench.harness import machine  # noqa: E402
+from bench.harness import create_postgres_database, drop_postgres_database, machine  # noqa: E402
 
-SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 API = "/api/reverse-etl"
 SYNCS = 20
 SPAN = dt.timedelta(days=30)
@@ -57,25 +53,6 @@ RESOLVE_BATCH = 10_000
 
 
 # --- database ---------------------------------------------------------------------------------
-
-
-def admin() -> psycopg.Connection:
-    return psycopg.connect(**SERVER, dbname="postgres", autocommit=True, connect_timeout=5)
-
-
-def create_database() -> str:
-    name = f"syncline_bench_{uuid.uuid4().hex[:10]}"
-    with admin() as con:
-        con.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(name)))
-    return name
-
-
-def drop_database(name: str) -> None:
-    from django.db import connections
-
-    connections.close_all()
-    with admin() as con:
-        con.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(name)))
 
 
 def boot(database: str, var_dir: Path) -> None:
@@ -407,7 +384,7 @@ def main() -> None:
     parser.add_argument("--only", help="only scenarios whose name contains this")
     args = parser.parse_args()
 
-    database = args.database or create_database()
+    database = args.database or create_postgres_database()
     var_dir = Path(tempfile.mkdtemp(prefix="syncline-bench-api-"))
     print(f"database {database}, var {var_dir}", flush=True)
     try:
@@ -467,7 +444,7 @@ def main() -> None:
         if args.keep or args.database:
             print(f"\nkept database {database}")
         else:
-            drop_database(database)
+            drop_postgres_database(database)
 
 
 if __name__ == "__main__":

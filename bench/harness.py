@@ -16,11 +16,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def boot(var_dir: Path | None = None) -> Path:
-    """Configure Django for a throwaway install in ``var_dir`` and migrate it."""
+POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+
+
+def boot(var_dir: Path | None = None, *, database_url: str | None = None) -> Path:
+    """Configure Django for a throwaway install in ``var_dir`` and migrate it (its own SQLite
+    database unless ``database_url`` names another)."""
     var_dir = var_dir or Path(tempfile.mkdtemp(prefix="syncline-bench-"))
     os.environ["SYNCLINE_VAR_DIR"] = str(var_dir)
-    os.environ["DATABASE_URL"] = f"sqlite:///{var_dir / 'bench.sqlite3'}"
+    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{var_dir / 'bench.sqlite3'}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
     os.environ["SYNCLINE_ALLOW_PRIVATE_DESTINATIONS"] = "true"
     # Benchmark warehouses are throwaway files in the temporary folder.
@@ -33,6 +37,29 @@ def boot(var_dir: Path | None = None) -> Path:
 
     call_command("migrate", verbosity=0)
     return var_dir
+
+
+def create_postgres_database() -> str:
+    """A new, empty PostgreSQL database on the local server; its name."""
+    import uuid
+
+    import psycopg
+    from psycopg import sql
+
+    name = f"syncline_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(**POSTGRES, dbname="postgres", autocommit=True, connect_timeout=5) as con:
+        con.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return name
+
+
+def drop_postgres_database(name: str) -> None:
+    import psycopg
+    from django.db import connections
+    from psycopg import sql
+
+    connections.close_all()
+    with psycopg.connect(**POSTGRES, dbname="postgres", autocommit=True, connect_timeout=5) as con:
+        con.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 WAREHOUSE_SQL = """

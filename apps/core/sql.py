@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.db import connection
+from django.db import connection, migrations
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 
@@ -29,3 +29,18 @@ def drop_like_indexes(schema_editor: BaseDatabaseSchemaEditor, table: str) -> No
         names = [row[0] for row in cursor.fetchall()]
     for name in names:
         schema_editor.execute(f'DROP INDEX IF EXISTS "{name}"')
+
+
+def fillfactor(table: str, percent: int) -> migrations.RunPython:
+    """A reversible migration operation, PostgreSQL only: fill ``table``'s pages to ``percent``,
+    so an update of unindexed columns finds room on its page (a HOT update, no index entry)."""
+
+    def set_fillfactor(apps: object, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f"ALTER TABLE {table} SET (fillfactor = {int(percent)})")
+
+    def reset_fillfactor(apps: object, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f"ALTER TABLE {table} RESET (fillfactor)")
+
+    return migrations.RunPython(set_fillfactor, reset_fillfactor)

@@ -3,8 +3,8 @@
 Two stores behind one interface:
 - ``FileStateStore`` (embedded default): a DuckDB file per sync under var/state/, attached to the
   run's workbench so the diff is one join and a batch commit is one transaction.
-- ``DatabaseStateStore`` (when workers don't share a disk): rows in the app database
-  (``SyncStateRow``), loaded into the workbench for the diff and upserted per batch.
+- ``DatabaseStateStore`` (when workers don't share a disk, ``database_state``): rows in the app
+  database (``SyncStateRow``), loaded into the workbench for the diff and upserted per batch.
 
 Both advance only for acknowledged records, one batch at a time, so a crash, a failed row or a
 killed worker leaves exactly the unacknowledged rows to be sent by the next run.
@@ -22,10 +22,8 @@ from typing import Protocol
 import duckdb
 import pyarrow as pa
 from django.conf import settings
-from django.db import connection, transaction
 
 from apps.engine.row_order import SavedOrder
-from apps.syncs.models import SyncBatchIntent, SyncStateRow
 
 STATE_TABLE = "state_rows"
 _ROWS = "sync_state.rows"  # the file store's state table, as attached to a run's workbench
@@ -42,7 +40,7 @@ class InDoubtBatch:
 
 
 # Row hashes are DuckDB's 64-bit hash() of the coerced values (see workbench.build_work).
-_STATE_SCHEMA = pa.schema([("key", pa.string()), ("row_hash", pa.uint64())])
+STATE_SCHEMA = pa.schema([("key", pa.string()), ("row_hash", pa.uint64())])
 
 
 class StateStore(Protocol):
@@ -126,7 +124,7 @@ class FileStateStore:
             self.journal_path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             self._buffer = io.BytesIO()
-            self._writer = pa.ipc.new_stream(self._buffer, _STATE_SCHEMA)  # the schema goes with
+            self._writer = pa.ipc.new_stream(self._buffer, STATE_SCHEMA)  # the schema goes with
         assert self._buffer is not None and self._fd is not None  # the first message
         self._writer.write_batch(rows, custom_metadata=metadata)
         message = self._buffer.getbuffer()
@@ -139,7 +137,7 @@ class FileStateStore:
 
     def intend(self, batch_key: str, mode: str, keys: pa.Array, hashes: pa.Array) -> None:
         self._append(
-            pa.record_batch([keys, hashes], schema=_STATE_SCHEMA), kind="intent", batch=batch_key, mode=mode
+            pa.record_batch([keys, hashes], schema=STATE_SCHEMA), kind="intent", batch=batch_key, mode=mode
         )
         self._intended[batch_key] = len(keys)
 
@@ -162,7 +160,7 @@ class FileStateStore:
         hashes = pa.concat_arrays(
             [upserts.column("row_hash").combine_chunks(), pa.nulls(len(deletes), pa.uint64())]
         )
-        self._append(pa.record_batch([keys, hashes], schema=_STATE_SCHEMA), kind="outcome", batch=batch_key)
+        self._append(pa.record_batch([keys, hashes], schema=STATE_SCHEMA), kind="outcome", batch=batch_key)
 
     def settle(self, batch_key: str) -> None:
         self._intended.pop(batch_key, None)
@@ -224,7 +222,7 @@ class FileStateStore:
                 yield rows
 
     def _insert_into_empty_state(self, con: duckdb.DuckDBPyConnection) -> int:
-        con.register("_outcomes", pa.RecordBatchReader.from_batches(_STATE_SCHEMA, self._outcomes()))
+        con.register("_outcomes", pa.RecordBatchReader.from_batches(STATE_SCHEMA, self._outcomes()))
         try:
             inserted = con.execute(
                 f"INSERT INTO {_ROWS} SELECT key, row_hash FROM _outcomes WHERE row_hash IS NOT NULL"
@@ -242,7 +240,7 @@ class FileStateStore:
         def flush() -> None:
             nonlocal pending, pending_rows
             if pending:
-                con.register("_messages", pa.Table.from_batches(pending, schema=_STATE_SCHEMA))
+                con.register("_messages", pa.Table.from_batches(pending, schema=STATE_SCHEMA))
                 con.execute("INSERT INTO _journal SELECT key, row_hash FROM _messages")
                 con.unregister("_messages")
             pending, pending_rows = [], 0
@@ -327,7 +325,7 @@ def _insert_keys_other_than(con: duckdb.DuckDBPyConnection, known_keys: str) -> 
     """)
 
 
-_EMPTY = pa.record_batch([pa.array([], pa.string()), pa.array([], pa.uint64())], schema=_STATE_SCHEMA)
+_EMPTY = pa.record_batch([pa.array([], pa.string()), pa.array([], pa.uint64())], schema=STATE_SCHEMA)
 
 
 def _journal_messages(path: Path) -> Iterator[tuple[dict[str, str], pa.RecordBatch]]:
@@ -362,102 +360,12 @@ def _unsettled_intents(path: Path) -> list[InDoubtBatch]:
     return list(open_intents.values())
 
 
-class DatabaseStateStore:
-    backend = "database"
-    location = "app database (syncs_syncstaterow)"
-    _FETCH = 50_000
-
-    def __init__(self, sync_id: str) -> None:
-        self.sync_id = sync_id
-
-    def attach(self, con: duckdb.DuckDBPyConnection) -> str:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {STATE_TABLE} (key VARCHAR PRIMARY KEY, row_hash UBIGINT)")
-        table = SyncStateRow._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT key, row_hash FROM {table} WHERE sync_id = %s", [self.sync_id])
-            while rows := cursor.fetchmany(self._FETCH):
-                keys, hashes = zip(*rows, strict=True)
-                # Stored as decimal text: a 64-bit unsigned hash does not fit every database's bigint.
-                con.register(
-                    "_loaded",
-                    pa.table(
-                        [pa.array(keys), pa.array([int(h) for h in hashes], pa.uint64())],
-                        schema=_STATE_SCHEMA,
-                    ),
-                )
-                con.execute(f"INSERT INTO {STATE_TABLE} SELECT * FROM _loaded")
-                con.unregister("_loaded")
-        return STATE_TABLE
-
-    def commit(
-        self, con: duckdb.DuckDBPyConnection, upserts: pa.Table, deletes: list[str], batch_key: str
-    ) -> None:
-        rows = [
-            SyncStateRow(sync_id=self.sync_id, key=k, row_hash=str(h))
-            for k, h in zip(
-                upserts.column("key").to_pylist(), upserts.column("row_hash").to_pylist(), strict=True
-            )
-        ]
-        with transaction.atomic():
-            if rows:
-                SyncStateRow.objects.bulk_create(
-                    rows,
-                    update_conflicts=True,
-                    unique_fields=["sync", "key"],
-                    update_fields=["row_hash"],
-                    batch_size=2000,
-                )
-            for start in range(0, len(deletes), 2000):
-                SyncStateRow.objects.filter(
-                    sync_id=self.sync_id, key__in=deletes[start : start + 2000]
-                ).delete()
-            # Settled in the same transaction as its outcome: both or neither.
-            SyncBatchIntent.objects.filter(sync_id=self.sync_id, batch_key=batch_key).delete()
-
-    def finish(self, con: duckdb.DuckDBPyConnection, *, located: str | None = None) -> None:
-        return None  # every batch was upserted in place
-
-    def intend(self, batch_key: str, mode: str, keys: pa.Array, hashes: pa.Array) -> None:
-        SyncBatchIntent.objects.update_or_create(
-            sync_id=self.sync_id,
-            batch_key=batch_key,
-            # Hashes as decimal text: JSON numbers past 2**53 lose digits in many parsers.
-            defaults={
-                "mode": mode,
-                "keys": keys.to_pylist(),
-                "hashes": [None if h is None else str(h) for h in hashes.to_pylist()],
-            },
-        )
-
-    def settle(self, batch_key: str) -> None:
-        SyncBatchIntent.objects.filter(sync_id=self.sync_id, batch_key=batch_key).delete()
-
-    def in_doubt(self) -> list[InDoubtBatch]:
-        return [
-            InDoubtBatch(
-                i.batch_key,
-                i.mode,
-                list(i.keys),
-                [None if h is None else int(h) for h in i.hashes],
-            )
-            for i in SyncBatchIntent.objects.filter(sync_id=self.sync_id).order_by("id")
-        ]
-
-    def reset(self) -> None:
-        SyncBatchIntent.objects.filter(sync_id=self.sync_id).delete()
-        SyncStateRow.objects.filter(sync_id=self.sync_id).delete()
-
-    def count(self, con: duckdb.DuckDBPyConnection) -> int:
-        return SyncStateRow.objects.filter(sync_id=self.sync_id).count()
-
-    def saved_order(self) -> SavedOrder | None:
-        return None  # the state is loaded into each run's workbench; no row order is kept
-
-
 def state_store_for(sync_id: str) -> StateStore:
     backend = settings.SYNCLINE_STATE_STORE
     if backend == "file":
         return FileStateStore(sync_id)
     if backend == "database":
+        from apps.engine.database_state import DatabaseStateStore  # it builds on this module
+
         return DatabaseStateStore(sync_id)
     raise ValueError(f"SYNCLINE_STATE_STORE must be 'file' or 'database', not {backend!r}")

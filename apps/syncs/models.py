@@ -144,7 +144,9 @@ class SyncStateRow(models.Model):
     the same rows in a DuckDB file per sync under var/state/ instead.
     """
 
-    sync = models.ForeignKey(Sync, on_delete=models.CASCADE, related_name="state_rows")
+    # No index of its own: the unique (sync, key) index serves every lookup by sync, and each index
+    # is one more write per row a batch upserts.
+    sync = models.ForeignKey(Sync, on_delete=models.CASCADE, related_name="state_rows", db_index=False)
     key = models.CharField(max_length=500)
     row_hash = models.CharField(max_length=32)
 
