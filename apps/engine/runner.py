@@ -69,6 +69,7 @@ class SyncExecution:
         self._batch_number = 0
         self.recovered: list[InDoubtBatch] = []
         self._state_table: str | None = None
+        self._keys_on_demand = False  # the state table holds only keys loaded for this run
 
     # --- the run -----------------------------------------------------------------------------
     def execute(self) -> SyncRun:
@@ -154,10 +155,15 @@ class SyncExecution:
                     source=source,
                     workbench=workbench,
                     extract=query,
-                    state_table=self._attach_state(store, workbench),
+                    state_table=self._attach_hashes(spec, store, workbench),
                     batch_rows=SOURCE_BATCH_ROWS,
                     saved_order=store.saved_order(),
                 )
+                if self._keys_on_demand:
+                    if pushed_down:  # only the rows read in full need their state rows
+                        workbench.load_state_keys = lambda keys: store.load_keys(workbench.con, keys)
+                    else:  # every row is read after all: every key is needed
+                        self._state_table, self._keys_on_demand = store.attach(workbench.con), False
             if not pushed_down:
                 columns = [f.column for f in spec.fields]
                 workbench.attach_source(
@@ -170,6 +176,15 @@ class SyncExecution:
         if self._state_table is None:
             self._state_table = store.attach(workbench.con)
         return self._state_table
+
+    def _attach_hashes(self, spec: RunSpec, store: StateStore, workbench: Workbench) -> str:
+        """The accepted hashes, for a hash pass; a store that loads keys at a cost then loads
+        only those of the rows read in full. Mirror syncs need every key (removals)."""
+        if spec.mode == "mirror":
+            return self._attach_state(store, workbench)
+        attached = store.attach_hashes(workbench.con)
+        self._state_table, self._keys_on_demand = attached.rows, attached.keys_on_demand
+        return attached.hashes
 
     def _diff(self, spec: RunSpec, store: StateStore, workbench: Workbench) -> None:
         # The source streams into the diff: time spent waiting on the warehouse counts as

@@ -43,12 +43,28 @@ class InDoubtBatch:
 STATE_SCHEMA = pa.schema([("key", pa.string()), ("row_hash", pa.uint64())])
 
 
+@dataclass(frozen=True)
+class AttachedHashes:
+    """What ``StateStore.attach_hashes`` made readable in the workbench."""
+
+    hashes: str  # a table with every accepted ``row_hash``, for the hash pass
+    rows: str  # the (key, row_hash) state table
+    keys_on_demand: bool  # ``rows`` holds only the keys given to ``load_keys`` so far
+
+
 class StateStore(Protocol):
     backend: str
     location: str
 
     def attach(self, con: duckdb.DuckDBPyConnection) -> str:
         """Make the state readable in the workbench; return the table name to query."""
+
+    def attach_hashes(self, con: duckdb.DuckDBPyConnection) -> AttachedHashes:
+        """For a run that diffs on hashes first: every accepted hash, and a state table that may
+        hold only the keys later asked for (``load_keys``), when loading keys costs."""
+
+    def load_keys(self, con: duckdb.DuckDBPyConnection, keys: pa.Array) -> None:
+        """After ``attach_hashes`` with ``keys_on_demand``: add these keys' state rows."""
 
     def commit(
         self, con: duckdb.DuckDBPyConnection, upserts: pa.Table, deletes: list[str], batch_key: str
@@ -112,6 +128,13 @@ class FileStateStore:
         self._doubts = _unsettled_intents(self.journal_path)
         self.fold(con)  # a journal left by a killed run holds acknowledged rows: apply them first
         return _ROWS
+
+    def attach_hashes(self, con: duckdb.DuckDBPyConnection) -> AttachedHashes:
+        table = self.attach(con)  # attaching a file reads nothing yet: keys cost nothing
+        return AttachedHashes(hashes=table, rows=table, keys_on_demand=False)
+
+    def load_keys(self, con: duckdb.DuckDBPyConnection, keys: pa.Array) -> None:
+        return None  # every key is there
 
     def _append(self, rows: pa.RecordBatch, **metadata: str) -> None:
         """Append one message (rows + what they are, as message metadata) in one ``write``.

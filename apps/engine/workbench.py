@@ -68,6 +68,9 @@ class Workbench:
         self.has_excluded = False
         # Set by the hash pass: reads rows by their hashes, for duplicates found in build_work.
         self.read_more: Callable[[pa.Array], Iterable[pa.RecordBatch]] | None = None
+        # Set when the state table holds only the keys asked for (``StateStore.load_keys``):
+        # build_work asks for the keys of the rows it is about to diff.
+        self.load_state_keys: Callable[[pa.Array], None] | None = None
         self._split: HashSplit | None = None
         self._positional_misses: int | None = None  # distinct hashes the saved order did not settle
         self._signed_hashes = False
@@ -201,6 +204,7 @@ class Workbench:
             FROM checked
             {replay_filter}
         """
+        self._load_state_keys(key_sql)
         self.con.execute(work_sql)
         self._work_built = True
         if self.read_more is not None and (more := self._unread_duplicates())[1]:
@@ -209,6 +213,7 @@ class Workbench:
             self.attach_source(self.read_more(hashes), list(types), name="_more")
             self.stage_source(name="_more")
             self.unchanged_count -= rows
+            self._load_state_keys(key_sql)
             self.con.execute(work_sql)
         # Keys that appear more than once: none of their rows is sent (which one would be right?).
         # (A duplicate whose copy was unchanged has no source columns left: its DLQ entry says
@@ -228,6 +233,13 @@ class Workbench:
         )
         self.con.unregister("_src")
         self.con.execute("DROP VIEW IF EXISTS _src")  # when it was ``staged``
+
+    def _load_state_keys(self, key_sql: str) -> None:
+        """The state rows of the source's keys, when the state holds only keys asked for. The
+        source is staged then (the hash pass): reading it here does not use it up."""
+        if self.load_state_keys is not None:
+            keys = self.con.sql(f"SELECT DISTINCT {key_sql} AS key FROM _src").to_arrow_table().column("key")
+            self.load_state_keys(keys.combine_chunks())
 
     def state_fingerprint(self, state_table: str) -> StateFingerprint:
         rows, hash_sum = self.con.execute(

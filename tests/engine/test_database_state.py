@@ -13,6 +13,8 @@ import pytest
 from apps.engine.database_state import DatabaseStateStore
 from apps.engine.state import STATE_TABLE, state_store_for
 from apps.syncs.models import SyncBatchIntent, SyncStateRow
+from tests.engine.conftest import run_now
+from tests.engine_fixtures import balanced
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +70,18 @@ def test_a_batch_upserts_deletes_and_settles_its_intent_together(sync, con):
     assert SyncStateRow.objects.filter(sync_id=sync.id).count() == 3
 
 
+def test_the_row_count_follows_the_batches_without_counting_again(sync, con):
+    commit_batch(DatabaseStateStore(sync.id), con, "seed", {"a": 1, "b": 2, "c": 3})
+    for attach in ("attach", "attach_hashes"):  # what a run loads sets the count it starts from
+        run_store = DatabaseStateStore(sync.id)
+        getattr(run_store, attach)(con)
+        # An update, an insert, a delete and a key that was never there.
+        commit_batch(run_store, con, f"b-{attach}", {"a": 10, f"new-{attach}": 4}, ["c", "x"])
+        assert run_store.count(con) == SyncStateRow.objects.filter(sync_id=sync.id).count() == 3
+        commit_batch(run_store, con, f"back-{attach}", {"c": 3}, [f"new-{attach}"])
+        assert run_store.count(con) == 3
+
+
 def test_an_intent_without_an_outcome_is_in_doubt_with_its_rows(sync, con):
     store = DatabaseStateStore(sync.id)
     store.intend("sent", "upsert", pa.array(["k1", "k2"]), pa.array([5, 2**63 + 7], pa.uint64()))
@@ -99,3 +113,33 @@ def test_a_failing_outcome_leaves_the_intent_and_the_state_untouched(sync, con, 
         store.commit(con, upserts, ["b"], "b2")
     assert loaded(store, con) == {"a": 1}  # the upsert of "a" rolled back with the rest
     assert [d.batch_key for d in store.in_doubt()] == ["b2"]
+
+
+def test_a_run_diffing_on_hashes_loads_the_keys_of_the_rows_it_reads_only(
+    settings, make_sync, warehouse, monkeypatch
+):
+    settings.SYNCLINE_STATE_STORE = "database"
+    calls: list[tuple[str, int]] = []
+    for name in ("attach", "load_keys"):
+        original = getattr(DatabaseStateStore, name)
+
+        def spy(self, con, *args, _original=original, _name=name):
+            calls.append((_name, len(args[0]) if args else 0))
+            return _original(self, con, *args)
+
+        monkeypatch.setattr(DatabaseStateStore, name, spy)
+    sync = make_sync()
+    assert run_now(sync).rows_written == 250
+    warehouse.execute("UPDATE customers SET score = score + 1 WHERE id IN ('C0007', 'C0100')")
+    warehouse.execute("INSERT INTO customers VALUES ('C9999', 'new@example.com', 'New', 5, now())")
+    calls.clear()
+    run = run_now(sync)
+    balanced(run)
+    assert (run.rows_added, run.rows_changed, run.rows_unchanged) == (1, 2, 248)
+    assert calls == [("load_keys", 3)]  # no full load: the three keys read in full
+    # A change to most rows: every row is read after all, and every key loaded.
+    warehouse.execute("UPDATE customers SET score = score + 1")
+    calls.clear()
+    big = run_now(sync)
+    balanced(big)
+    assert big.rows_changed == 251 and [name for name, _ in calls] == ["attach"]

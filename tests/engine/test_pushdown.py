@@ -16,6 +16,13 @@ from tests.engine.conftest import run_now
 from tests.engine_fixtures import balanced, record_reads
 
 
+@pytest.fixture(autouse=True, params=["file", "database"])
+def state_store(request, settings) -> str:
+    """Both state stores: the database one loads only the keys of the rows read in full."""
+    settings.SYNCLINE_STATE_STORE = request.param
+    return request.param
+
+
 @pytest.fixture
 def source_reads(monkeypatch):
     """Every query the DuckDB source streams, with the number of rows it returned."""
