@@ -318,7 +318,8 @@ def server_message(response: httpx.Response) -> str:
     return _shorten(body[:4096].decode("utf-8", "replace"))
 
 
-def _code_for(status: int) -> ErrorCode:
+def code_for_status(status: int) -> ErrorCode:
+    """The error code an HTTP error status means when the body says nothing more specific."""
     if status == 429:
         return ErrorCode.RATE_LIMITED
     if status >= 500 or status in (408, 425):
@@ -354,7 +355,7 @@ def classify_response(
     head = f"HTTP {status} {response.reason_phrase}".rstrip()
     return ConnectorError(
         f"{head} from {target}: {message}",
-        code=_code_for(status),
+        code=code_for_status(status),
         status=status,
         retryable=retryable,
         retry_after=parse_retry_after(response.headers.get("Retry-After")) if retryable else None,

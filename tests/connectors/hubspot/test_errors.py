@@ -146,7 +146,14 @@ def test_missing_scopes_raise_permission_denied_naming_the_scopes(fake, hubspot)
 
 @pytest.mark.parametrize(
     ("status", "headers", "retry_after"),
-    [(502, {}, None), (503, {}, None), (423, {}, 2.0), (477, {"Retry-After": "30"}, 30.0)],
+    [
+        (408, {}, None),
+        (425, {}, None),
+        (502, {}, None),
+        (503, {}, None),
+        (423, {}, 2.0),
+        (477, {"Retry-After": "30"}, 30.0),
+    ],
 )
 def test_transient_statuses_are_retryable(fake, hubspot, status, headers, retry_after):
     fake.fail_next(status, {"status": "error", "message": f"status {status}"}, headers)

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from apps.connectors.base import ErrorCode
+from apps.connectors.http import code_for_status
 
 _INVALID_PREFIX = "Property values were not valid: "
 _MESSAGE_LIMIT = 500
@@ -95,19 +96,15 @@ def error_code(error: dict[str, Any], status: int | None) -> ErrorCode:
     category = category_of(error)
     if category in _CATEGORY_CODES:
         return _CATEGORY_CODES[category]
-    if status == 429:
-        return ErrorCode.RATE_LIMITED
-    if status == 401:
-        return ErrorCode.AUTH_FAILED
-    if status == 403:
-        return ErrorCode.PERMISSION_DENIED
+    if status is None:
+        return ErrorCode.DESTINATION_REJECTED
+    # HubSpot's own statuses first (a conflict; a record locked for 2 s; an account migrating),
+    # then what any HTTP API's status means.
     if status == 409:
         return ErrorCode.DESTINATION_CONSTRAINT_VIOLATION
-    if status == 413:
-        return ErrorCode.PAYLOAD_TOO_LARGE
-    if status is not None and (status >= 500 or status in (423, 477)):
+    if status in (423, 477):
         return ErrorCode.DESTINATION_UNAVAILABLE
-    return ErrorCode.DESTINATION_REJECTED
+    return code_for_status(status)
 
 
 def record_status(error: dict[str, Any], response_status: int) -> int:
