@@ -296,7 +296,8 @@ class Destination(ABC):
         return self.max_batch_size
 
     def rate_limit(self) -> tuple[float | None, int]:
-        """(requests per second, burst) the engine keeps to; (None, 1) = no limit."""
+        """(requests per second, burst) the engine keeps to; (None, 1) = no limit. Kept per
+        request sent through ``apps.connectors.http.send``, which every HTTP connector uses."""
         return None, 1
 
     def concurrency(self) -> int:

@@ -25,6 +25,7 @@ import re
 import ssl
 import time
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from datetime import UTC
 from typing import Any
 
@@ -34,6 +35,7 @@ import orjson
 
 from apps.connectors import netguard
 from apps.connectors.base import ConnectorError, ErrorCode
+from apps.connectors.ratelimit import NO_LIMIT, RateLimiter
 
 logger = logging.getLogger(__name__)
 # httpx logs every request at INFO with its full URL (query strings included). At our request rates
@@ -203,6 +205,12 @@ def _next_hop(request: httpx.Request, redirect: httpx.Request) -> httpx.Request:
     return redirect
 
 
+# The engine's rate limit for the write in progress on this thread (set by the loader around
+# ``Destination.write``): every request a connector sends takes a token, however many requests
+# one write takes (chunks, a resend of the records a 400 did not name, a token refresh).
+request_limiter: ContextVar[RateLimiter] = ContextVar("request_limiter", default=NO_LIMIT)
+
+
 def send(
     client: httpx.Client,
     method: str,
@@ -229,8 +237,10 @@ def send(
             raise ConnectorError(
                 f"Invalid request URL: {exc}", code=ErrorCode.DESTINATION_REJECTED, retryable=False
             ) from None
+        limiter = request_limiter.get()
         for _hop in range(MAX_REDIRECTS + 1):
             _check(request.url, allowed)
+            limiter.acquire()
             try:
                 response = client.send(request)
             except httpx.HTTPError as exc:

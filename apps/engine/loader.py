@@ -1,11 +1,12 @@
 """Sends batches to the destination: concurrent, rate-limited, retried, classified.
 
-Requests run on a small thread pool (HTTP waits release the GIL), each acquiring a token from
-the destination connection's bucket first. A transient failure (429, 5xx, timeout, reset) is
-retried with exponential backoff and full jitter, honouring Retry-After, up to ``max_retries``;
-after that the batch's records fail as retryable. A permanent failure fails the batch's records
-at once with the destination's status and message. Auth and permission failures stop the run:
-no point sending the rest, and nothing is marked failed that the next run could not send.
+Requests run on a small thread pool (HTTP waits release the GIL), each HTTP request a connector
+sends acquiring a token from the destination connection's bucket first (``http.request_limiter``).
+A transient failure (429, 5xx, timeout, reset) is retried with exponential backoff and full
+jitter, honouring Retry-After, up to ``max_retries``; after that the batch's records fail as
+retryable. A permanent failure fails the batch's records at once with the destination's status
+and message. Auth and permission failures stop the run: no point sending the rest, and nothing
+is marked failed that the next run could not send.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from apps.connectors.base import ConnectorError, Destination, ErrorCode, OutgoingBatch, RecordOutcome
+from apps.connectors.base import (
+    ConnectorError,
+    Destination,
+    ErrorCode,
+    OutgoingBatch,
+    RecordOutcome,
+    WriteResult,
+)
+from apps.connectors.http import request_limiter
 from apps.connectors.ratelimit import RateLimiter
 
 RUN_STOPPING_CODES = frozenset({ErrorCode.AUTH_FAILED, ErrorCode.PERMISSION_DENIED})
@@ -70,10 +79,9 @@ def send_with_retries(
 ) -> PendingBatch:
     attempt = 0
     while True:
-        limiter.acquire()
         pending.requests += 1
         try:
-            result = destination.write(object_name, pending.mode, pending.batch, match_key=match_key)
+            result = _write(destination, object_name, pending, match_key, limiter)
         except ConnectorError as exc:
             if exc.code in RUN_STOPPING_CODES:
                 raise RunStopped(exc) from exc
@@ -97,6 +105,22 @@ def send_with_retries(
         pending.requests += result.requests - 1
         pending.outcomes = _complete(result.outcomes, len(pending.batch))
         return pending
+
+
+def _write(
+    destination: Destination,
+    object_name: str,
+    pending: PendingBatch,
+    match_key: str | None,
+    limiter: RateLimiter,
+) -> WriteResult:
+    """One write, each request it sends taking a token (``http.send``), not one per write: a
+    write may take several requests (chunks, a resend of the records a 400 did not name)."""
+    limited = request_limiter.set(limiter)
+    try:
+        return destination.write(object_name, pending.mode, pending.batch, match_key=match_key)
+    finally:
+        request_limiter.reset(limited)
 
 
 def _complete(outcomes: list[RecordOutcome], size: int) -> list[RecordOutcome]:

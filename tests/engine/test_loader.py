@@ -13,8 +13,11 @@ from apps.connectors.base import (
     RecordOutcome,
     WriteResult,
 )
+from apps.connectors.destinations.http import HttpDestination
 from apps.connectors.ratelimit import limiter_for
+from apps.connectors.registry import parse_config
 from apps.engine.loader import PendingBatch, RetryPolicy, RunStopped, run_batches, send_with_retries
+from tests.fakes.http_sink import HttpSink
 
 
 class Scripted(Destination):
@@ -149,3 +152,29 @@ def test_cancel_stops_submitting():
         seen.append(done.number)
         stop.set()
     assert len(seen) < 50 and dest.calls == len(seen)
+
+
+class CountingLimiter:
+    def __init__(self) -> None:
+        self.tokens = 0
+
+    def acquire(self, tokens: int = 1, timeout: float | None = None) -> float:
+        self.tokens += tokens
+        return 0.0
+
+
+def test_every_request_of_a_write_takes_a_rate_limit_token():
+    """A write that takes several requests (here the HTTP destination's chunks of 10) takes a
+    token for each, not one for the write; and requests made outside a write take none."""
+    limiter = CountingLimiter()
+    with HttpSink() as sink:
+        config = parse_config("destination", "http", {"url": sink.url, "batch_size": 10})
+        destination = HttpDestination(config, allow_private=True)
+        batch = PendingBatch(1, "upsert", [], [], OutgoingBatch.of([{"id": i} for i in range(45)]))
+        done = send_with_retries(
+            destination, "obj", batch, match_key="id", limiter=limiter, policy=THREE_RETRIES
+        )
+        assert done.requests == 5 and limiter.tokens == 5 and len(sink.received) == 45
+        destination.write("obj", "upsert", OutgoingBatch.of([{"id": 99}]), match_key="id")
+        assert limiter.tokens == 5
+        destination.close()
