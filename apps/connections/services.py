@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -11,7 +13,9 @@ from django.utils import timezone
 from apps.accounts.models import Workspace
 from apps.connections.models import Connection, ConnectionRole, ConnectionStatus
 from apps.connectors import registry
-from apps.connectors.base import CheckResult, ConnectorError, Destination, Source
+from apps.connectors.base import CheckResult, ConnectorConfig, ConnectorError, Destination, Source
+
+logger = logging.getLogger(__name__)
 
 
 class ConnectionNameTaken(ValueError):
@@ -158,7 +162,24 @@ def connector_for(connection: Connection) -> Source | Destination:
     config = registry.parse_config(
         connection.role, connection.connector_type, {**connection.config, **connection.secrets}
     )
-    return cls(config)
+    connector = cls(config)
+    if isinstance(connector, Destination):
+        connector.keep_secrets = functools.partial(connection_keep_secrets, connection_id=connection.pk)
+    return connector
+
+
+def connection_keep_secrets(config: ConnectorConfig, *, connection_id: str) -> None:
+    """Store the secrets of ``config`` that a vendor replaced while a connector ran (a rotated
+    refresh token) at once, before anything else can fail: the old values no longer work, so a
+    value kept only in memory would lock the connection out on its next use. The public config
+    and the connection's status are left as they are: nothing a person set has changed."""
+    _public, secrets = config.split()
+    with transaction.atomic():
+        connection = Connection.objects.select_for_update().get(pk=connection_id)
+        if {**connection.secrets, **secrets} != connection.secrets:
+            connection.secrets = {**connection.secrets, **secrets}
+            connection.save(update_fields=["secrets", "updated_at"])
+    logger.info("connection %s: stored a secret the vendor rotated", connection_id)
 
 
 def connection_check(*, connection: Connection) -> CheckResult:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -276,6 +276,10 @@ class Destination(ABC):
     Config: ClassVar[type[ConnectorConfig]]
     max_batch_size: ClassVar[int] = 100
     max_concurrency: ClassVar[int] = 4
+    # Set by whoever built the connector from a stored connection (``connector_for``): called,
+    # on the thread that saw it, with the config holding a secret the vendor replaced (a rotated
+    # refresh token), which must be stored at once: the old value no longer works.
+    keep_secrets: Callable[[ConnectorConfig], None] | None = None
 
     def __init__(self, config: ConnectorConfig) -> None:
         self.config = config

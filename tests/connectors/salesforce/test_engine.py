@@ -116,3 +116,44 @@ def test_a_session_expiring_mid_sync_is_renewed(org, salesforce_sync):
     assert len(org.token_requests) == 2 and len(org.records["Contact"]) == 250
     # two batches, the second sent with the expired session (401), then resent once
     assert len(org.collection_writes()) == 3
+
+
+def test_a_rotated_refresh_token_is_stored_so_the_next_run_and_check_still_log_in(
+    make_sync, workspace, settings
+):
+    """With refresh token rotation on, Salesforce invalidates a refresh token as soon as it is
+    used: the new one must be stored at once, or the next run (or a "test connection") sends a
+    dead token and the org revokes the whole session family."""
+    from apps.connections.models import Connection
+    from apps.connections.services import connection_check
+    from tests.fakes.salesforce import FakeSalesforce
+
+    with FakeSalesforce(rotate_refresh_tokens=True) as org:
+        destination = connection_create(
+            workspace=workspace,
+            role="destination",
+            connector_type="salesforce",
+            name="salesforce-rotating",
+            config={"login_url": org.url, "auth": org.refresh_token_auth(), "rate_limit_per_second": 1000},
+        )
+        sync = make_sync(
+            destination=destination,
+            object_name="Contact",
+            field_mappings=[
+                {"source": "id", "destination": "External_Id__c", "key": True},
+                {"source": "name", "destination": "LastName"},
+            ],
+        )
+
+        def stored_token() -> str:
+            return Connection.objects.get(pk=destination.pk).secrets["auth.refresh_token"]
+
+        first = run_now(sync)
+        assert first.status == "succeeded", first.error_message
+        assert stored_token() in org.refresh_tokens and len(org.refresh_tokens) == 1
+        assert connection_check(connection=Connection.objects.get(pk=destination.pk)).ok
+        assert stored_token() in org.refresh_tokens
+        second = run_now(sync, full_resync=True)
+        assert second.status == "succeeded", second.error_message
+        assert second.rows_written == 250 and stored_token() in org.refresh_tokens
+        assert len(org.token_requests) == 3  # one per run and one per check, each with the newest

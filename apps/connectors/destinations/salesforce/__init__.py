@@ -24,6 +24,7 @@ import threading
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from apps.connectors.base import (
     CheckResult,
@@ -73,9 +74,14 @@ class SalesforceDestination(VendorDestination):
 
     def __init__(self, config: ConnectorConfig, *, allow_private: bool | None = None) -> None:
         super().__init__(config, allow_private=allow_private)
-        self._tokens = TokenProvider(self.config, super().request, self.secrets)
+        self._tokens = TokenProvider(self.config, super().request, self.secrets, self._refresh_token_rotated)
         self._describes: dict[str, dict[str, Any] | None] = {}
         self._describe_lock = threading.Lock()
+
+    def _refresh_token_rotated(self, token: str) -> None:
+        if self.keep_secrets is not None:
+            auth = self.config.auth.model_copy(update={"refresh_token": SecretStr(token)})
+            self.keep_secrets(self.config.model_copy(update={"auth": auth}))
 
     # --- auth and transport --------------------------------------------------------------------
     @property

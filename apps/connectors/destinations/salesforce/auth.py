@@ -56,10 +56,17 @@ Send = Callable[..., httpx.Response]
 class TokenProvider:
     """One access token per destination instance, shared by its threads, renewed on demand."""
 
-    def __init__(self, config: SalesforceConfig, send: Send, secrets: Callable[[], list[str]]) -> None:
+    def __init__(
+        self,
+        config: SalesforceConfig,
+        send: Send,
+        secrets: Callable[[], list[str]],
+        rotated: Callable[[str], None] = lambda token: None,
+    ) -> None:
         self._config = config
         self._send = send  # VendorDestination.request: SSRF guard, classified transport errors
         self._secrets = secrets
+        self._rotated = rotated  # told each new refresh token, before it is used
         self._lock = threading.Lock()
         self._session: Session | None = None
         # Refresh tokens rotate when the app enables rotation: keep the newest for this instance.
@@ -93,7 +100,7 @@ class TokenProvider:
         else:
             assert isinstance(auth, RefreshTokenAuth)
             form["grant_type"] = "refresh_token"
-            form["refresh_token"] = self._refresh_token or auth.refresh_token.get_secret_value()
+            form["refresh_token"] = self._current_refresh_token() or ""
         return form
 
     def _fetch(self) -> Session:
@@ -128,10 +135,19 @@ class TokenProvider:
             )
         self.issued.append(token)
         rotated = body.get("refresh_token")
-        if isinstance(rotated, str) and rotated:
+        if isinstance(rotated, str) and rotated and rotated != self._current_refresh_token():
+            # With rotation on, Salesforce has just invalidated the token we sent: this one is
+            # the only one that works now, for this instance and every later one.
             self._refresh_token = rotated
             self.issued.append(rotated)
+            self._rotated(rotated)
         return Session(token, self._instance(instance))
+
+    def _current_refresh_token(self) -> str | None:
+        auth = self._config.auth
+        if not isinstance(auth, RefreshTokenAuth):
+            return None
+        return self._refresh_token or auth.refresh_token.get_secret_value()
 
     def _instance(self, from_token: Any) -> str:
         if self._config.instance_url:
