@@ -56,9 +56,9 @@ class DatabaseStateStore:
             pending.append(batch)
             pending_rows += batch.num_rows
             if pending_rows >= _INSERT_ROWS:
-                _insert(con, pending)
+                _insert(con, STATE_TABLE, pa.Table.from_batches(pending, schema=STATE_SCHEMA))
                 pending, pending_rows = [], 0
-        _insert(con, pending)
+        _insert(con, STATE_TABLE, pa.Table.from_batches(pending, schema=STATE_SCHEMA))
         self._rows = con.execute(f"SELECT count(*) FROM {STATE_TABLE}").fetchall()[0][0]
         return STATE_TABLE
 
@@ -69,11 +69,7 @@ class DatabaseStateStore:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {STATE_TABLE} (key VARCHAR, row_hash UBIGINT)")
         con.execute(f"CREATE OR REPLACE TEMP TABLE {HASH_TABLE} (row_hash UBIGINT)")
         for hashes in self._hash_chunks():
-            con.register("_loaded_hashes", pa.table({"row_hash": hashes}))
-            try:
-                con.execute(f"INSERT INTO {HASH_TABLE} SELECT row_hash FROM _loaded_hashes")
-            finally:
-                con.unregister("_loaded_hashes")
+            _insert(con, HASH_TABLE, pa.table({"row_hash": hashes}))
         self._rows = con.execute(f"SELECT count(*) FROM {HASH_TABLE}").fetchall()[0][0]
         return AttachedHashes(hashes=HASH_TABLE, rows=STATE_TABLE, keys_on_demand=True)
 
@@ -111,17 +107,8 @@ class DatabaseStateStore:
                     [self.sync_id, *params],
                 )
                 if rows := cursor.fetchall():
-                    keys_found, hashes = zip(*rows, strict=True)
-                    batches.append(
-                        pa.record_batch(
-                            [
-                                pa.array(keys_found, pa.string()),
-                                pc.cast(pa.array(hashes, pa.string()), pa.uint64()),
-                            ],
-                            schema=STATE_SCHEMA,
-                        )
-                    )
-        _insert(con, batches)
+                    batches.append(_state_batch(rows))
+        _insert(con, STATE_TABLE, pa.Table.from_batches(batches, schema=STATE_SCHEMA))
 
     def _copied(self) -> Iterator[pa.RecordBatch]:
         """The sync's rows through ``COPY ... TO STDOUT`` as CSV, parsed by Arrow a few MB at a
@@ -144,11 +131,7 @@ class DatabaseStateStore:
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT key, row_hash FROM {_ROWS} WHERE sync_id = %s", [self.sync_id])
             while rows := cursor.fetchmany(_FETCH):
-                keys, hashes = zip(*rows, strict=True)
-                yield pa.record_batch(
-                    [pa.array(keys, pa.string()), pc.cast(pa.array(hashes, pa.string()), pa.uint64())],
-                    schema=STATE_SCHEMA,
-                )
+                yield _state_batch(rows)
 
     def commit(
         self, con: duckdb.DuckDBPyConnection, upserts: pa.Table, deletes: list[str], batch_key: str
@@ -258,10 +241,19 @@ def _parsed(chunk: list[bytes]) -> Iterator[pa.RecordBatch]:
     yield from table.to_batches()
 
 
-def _insert(con: duckdb.DuckDBPyConnection, batches: list[pa.RecordBatch]) -> None:
-    if batches:
-        con.register("_loaded", pa.Table.from_batches(batches, schema=STATE_SCHEMA))
+def _state_batch(rows: list[tuple[str, str]]) -> pa.RecordBatch:
+    """(key, hash as decimal text) rows as a batch of the state's schema."""
+    keys, hashes = zip(*rows, strict=True)
+    return pa.record_batch(
+        [pa.array(keys, pa.string()), pc.cast(pa.array(hashes, pa.string()), pa.uint64())],
+        schema=STATE_SCHEMA,
+    )
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
+    if rows.num_rows:
+        con.register("_loaded", rows)
         try:
-            con.execute(f"INSERT INTO {STATE_TABLE} SELECT key, row_hash FROM _loaded")
+            con.execute(f"INSERT INTO {table} SELECT * FROM _loaded")
         finally:
             con.unregister("_loaded")

@@ -159,11 +159,7 @@ class SyncExecution:
                     batch_rows=SOURCE_BATCH_ROWS,
                     saved_order=store.saved_order(),
                 )
-                if self._keys_on_demand:
-                    if pushed_down:  # only the rows read in full need their state rows
-                        workbench.load_state_keys = lambda keys: store.load_keys(workbench.con, keys)
-                    else:  # every row is read after all: every key is needed
-                        self._state_table, self._keys_on_demand = store.attach(workbench.con), False
+                self._settle_state_keys(store, workbench, pushed_down=pushed_down)
             if not pushed_down:
                 columns = [f.column for f in spec.fields]
                 workbench.attach_source(
@@ -185,6 +181,16 @@ class SyncExecution:
         attached = store.attach_hashes(workbench.con)
         self._state_table, self._keys_on_demand = attached.rows, attached.keys_on_demand
         return attached.hashes
+
+    def _settle_state_keys(self, store: StateStore, workbench: Workbench, *, pushed_down: bool) -> None:
+        """After a hash pass on a state that holds keys on demand: the rows read in full ask for
+        theirs (``Workbench.build_work``); a fall-back to reading every row needs every key."""
+        if not self._keys_on_demand:
+            return
+        if pushed_down:
+            workbench.load_state_keys = lambda keys: store.load_keys(workbench.con, keys)
+        else:
+            self._state_table, self._keys_on_demand = store.attach(workbench.con), False
 
     def _diff(self, spec: RunSpec, store: StateStore, workbench: Workbench) -> None:
         # The source streams into the diff: time spent waiting on the warehouse counts as
