@@ -264,6 +264,10 @@ class Source(ABC):
             f"SELECT * FROM ({sql}) AS r WHERE {where}", params=[*params, *extra], batch_size=batch_size
         )
 
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Start connecting, in the background if the source can: a run calls this before
+        setting up the rest, so that connecting overlaps it. Errors surface at the first read."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; sources that hold none need not override it."""
 

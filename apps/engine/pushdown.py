@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from apps.connectors.base import Source
 from apps.engine.query import ROW_HASH_ALIAS, ExtractQuery, hashes_only
-from apps.engine.row_order import POSITION_MATCH, SavedOrder, tag_positions
+from apps.engine.row_order import SavedOrder
 from apps.engine.spec import RunSpec
 from apps.engine.workbench import Workbench
 
@@ -69,13 +69,11 @@ def extract_changed_rows(
     assert spec.key_field is not None  # duplicates are still told apart by key in build_work
     narrow = hashes_only(extract)
     hashes = source.stream(narrow.sql, params=narrow.params, batch_size=batch_rows * 4)
-    columns = [ROW_HASH_ALIAS]
     state = workbench.state_fingerprint(state_table)
-    if saved_order is not None and saved_order.fingerprint() == state:
-        hashes = tag_positions(hashes, saved_order.hashes())
-        columns.append(POSITION_MATCH)
-    workbench.attach_source(hashes, columns, name="_hashes")
-    split = workbench.split_by_hash(state_table, state)
+    saved, log = None, None
+    if saved_order is not None:
+        saved, log = saved_order.hashes_for(state), saved_order.new_log()
+    split = workbench.split_by_hash(hashes, state_table, state, saved=saved, log=log)
     if len(split.look) > MAX_CHANGED_ROWS or len(split.look) > split.total * MAX_CHANGED_SHARE:
         return False
     columns = [f.column for f in spec.fields] + [ROW_HASH_ALIAS]

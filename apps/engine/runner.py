@@ -81,6 +81,7 @@ class SyncExecution:
             with self.timer.phase("plan"):
                 spec = build_spec(self.sync, destination, full_resync=self.run.full_resync)
                 source = connector_for(spec.source_connection)  # type: ignore[assignment]
+                source.prepare()
                 store = state_store_for(self.sync.id)
                 state = self._state_for(spec, store)
             workbench = Workbench(Path(settings.SYNCLINE_VAR_DIR) / "engine" / self.run.id)
@@ -345,12 +346,12 @@ class SyncExecution:
         saved = store.saved_order()
         if saved is None or self._state_table is None:
             return
-        hashes = workbench.accepted_order(state_changed=self.metrics.batches > 0)
-        if hashes is None:
+        log = workbench.order_to_save(state_changed=self.metrics.batches > 0)
+        if log is None:
             return
         try:
-            saved.save(hashes, workbench.state_fingerprint(self._state_table))
-        except (OSError, pa.ArrowException):
+            saved.adopt(log, workbench.state_fingerprint(self._state_table))
+        except OSError:
             logger.warning(
                 "run %s: could not save the row order in %s", self.run.id, saved.path, exc_info=True
             )

@@ -17,17 +17,19 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from django.conf import settings
 
 from apps.connectors.base import ErrorCode
 from apps.engine.coercion import REASON_SEPARATOR, coerce_field, quote_ident, quote_literal, reason_sql
 from apps.engine.query import ROW_HASH_ALIAS, WATERMARK_ALIAS
-from apps.engine.row_order import POSITION_MATCH, StateFingerprint
+from apps.engine.row_order import HashLog, PositionMatch, StateFingerprint
 from apps.engine.spec import MappedField
 
 SEND_ACTIONS = ("added", "changed")
 FETCH_ROWS = 16_384
-ORDER_BATCH_ROWS = 131_072
+FLUSH_ROWS = 131_072  # moved rows gathered before one INSERT
+_U64 = 2**64
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class HashSplit:
     look: pa.Array  # row hashes, in the source's own type, whose rows must be read in full
     total: int  # rows seen
     unchanged: int  # rows whose hash is an accepted one: to be only counted
-    unchanged_hash_sum: int  # the sum of their hashes
+    unchanged_hash_sum: int  # the sum of their hashes, modulo 2**64
     state_rows: int  # accepted rows, and the sum of their hashes (``_unread_duplicates``)
     state_hash_sum: int
 
@@ -73,6 +75,7 @@ class Workbench:
         self.load_state_keys: Callable[[pa.Array], None] | None = None
         self._split: HashSplit | None = None
         self._positional_misses: int | None = None  # distinct hashes the saved order did not settle
+        self.hash_log: HashLog | None = None  # every hash of the hash pass, in order
         self._signed_hashes = False
         self._staged = False
         self._work_built = False
@@ -82,6 +85,8 @@ class Workbench:
         self._types: dict[str, str] = {}
 
     def close(self) -> None:
+        if self.hash_log is not None:
+            self.hash_log.close()
         self.con.close()
         shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -258,83 +263,116 @@ class Workbench:
         )
         return "state_rowids"
 
-    def split_by_hash(self, state_table: str, state: StateFingerprint) -> HashSplit:
-        """Diff the row hashes of ``_hashes`` (one ``__h`` per row) against the accepted state.
+    def split_by_hash(
+        self,
+        hashes: Iterable[pa.RecordBatch],
+        state_table: str,
+        state: StateFingerprint,
+        *,
+        saved: pa.Array | None = None,
+        log: HashLog | None = None,
+    ) -> HashSplit:
+        """Diff a stream of row hashes (one ``__h`` column) against the accepted state.
 
         The warehouse's hash covers every mapped column, the key included, so a row whose hash is
-        an accepted one is that very row, unchanged: one semi-join on 64-bit integers decides,
-        without a key string crossing over. Rows whose hash is not accepted (new, changed, or with
-        a NULL key) must be read in full; the rest are only counted once the caller settles
-        (``count_unchanged``), unless ``build_work`` finds duplicates among them
-        (``_unread_duplicates``).
+        an accepted one is that very row, unchanged: it is settled without a key string crossing
+        over. Rows whose hash is not accepted (new, changed, or with a NULL key) must be read in
+        full; the rest are only counted once the caller settles (``count_unchanged``), unless
+        ``build_work`` finds duplicates among them (``_unread_duplicates``).
 
-        When the stream carries ``__pos`` (``row_order.tag_positions``), the rows whose hash is
-        the accepted one saved at their position are settled by that alone; only the others are
-        joined with the state, building on them instead of on every accepted hash.
+        With ``saved`` (the accepted hashes in last run's order, ``row_order``), a row whose hash
+        is the one saved at its position is settled by that alone, in Arrow as the stream goes
+        by; only the others (``_moved``: position, hash) are joined with the state, a join that
+        builds on them. Without it every row goes through that join. Every hash is logged in
+        order (``hash_log``: ``log``, else a file of the workbench), to become the next run's
+        saved order.
         """
-        types = self.column_types()
-        unsigned = _unsigned_hash(types)
-        self._signed_hashes = types.get(ROW_HASH_ALIAS, "UBIGINT") != "UBIGINT"
-        positional = POSITION_MATCH in types
-        # phase1 keeps the warehouse's order (for the next run's shortcut): a plain scan does with
-        # preserve_insertion_order, a join would not, so ``same`` is settled by updates after.
-        self.con.execute("SET preserve_insertion_order = true")
-        try:
-            self.con.execute(
-                f"CREATE OR REPLACE TABLE phase1 AS SELECT {unsigned} AS h, "
-                f"{POSITION_MATCH if positional else 'false'} AS same FROM _hashes"
-            )
-        finally:
-            self.con.execute("SET preserve_insertion_order = false")
-        self.con.unregister("_hashes")
-        if positional:
-            # The rows that moved, changed or are new: the accepted ones among them, found by a
-            # join that builds on them (few) and probes the state.
-            self.con.execute(
-                "CREATE OR REPLACE TEMP TABLE _moved AS SELECT DISTINCT h FROM phase1 WHERE NOT same"
-            )
-            self._positional_misses = self.con.execute("SELECT count(*) FROM _moved").fetchall()[0][0]
-            accepted = f"SELECT DISTINCT st.row_hash FROM {state_table} st JOIN _moved m ON st.row_hash = m.h"
+        self.hash_log = log or HashLog(self.directory / "hashes.order")
+        self.con.execute("CREATE OR REPLACE TEMP TABLE _moved (pos UBIGINT, h UBIGINT)")
+        match = PositionMatch(saved) if saved is not None else None
+        pending: list[pa.RecordBatch] = []
+        pending_rows = settled_rows = 0
+        settled_sum = 0  # modulo 2**64, as Arrow sums uint64
+
+        def flush() -> None:
+            nonlocal pending, pending_rows
+            if pending:
+                self.con.register("_pending_moved", pa.Table.from_batches(pending))
+                self.con.execute("INSERT INTO _moved SELECT pos, h FROM _pending_moved")
+                self.con.unregister("_pending_moved")
+            pending, pending_rows = [], 0
+
+        iterator = iter(hashes)
+        while (batch := self._timed_next(iterator)) is not None:
+            raw = batch.column(0)
+            if raw.type != pa.uint64():
+                # A signed warehouse hash (PostgreSQL's int8) is kept as its 64 bits.
+                self._signed_hashes = True
+                raw = pc.cast(raw, pa.uint64(), safe=False)
+            start = self.hash_log.rows
+            self.hash_log.append(raw)
+            if match is None:
+                moved = None  # every row
+            else:
+                same = match.settled(raw)
+                settled = raw.filter(same)
+                settled_rows += len(settled)
+                settled_sum += pc.sum(settled).as_py() or 0
+                moved = pc.invert(same)
+            indices = pc.indices_nonzero(pc.is_valid(raw) if moved is None else moved)
+            positions = pc.add(indices, pa.scalar(start, pa.uint64()))
+            if len(positions):
+                rows = raw if moved is None else raw.filter(moved)
+                pending.append(pa.record_batch([positions, rows], names=["pos", "h"]))
+                pending_rows += len(positions)
+                if pending_rows >= FLUSH_ROWS:
+                    flush()
+        flush()
+        if match is not None:
+            distinct_moved = self.con.execute("SELECT count(DISTINCT h) FROM _moved").fetchall()[0][0]
+            self._positional_misses = distinct_moved
+        if match is None:
+            # Every row moved: one mark join, building on the state's hashes.
+            flags = f"SELECT pos, h, h IN (SELECT row_hash FROM {state_table}) AS accepted FROM _moved"
         else:
-            self._positional_misses = None
-            accepted = f"SELECT row_hash FROM {state_table}"
-        if self._positional_misses != 0:
-            self.con.execute(f"UPDATE phase1 SET same = true WHERE NOT same AND h IN ({accepted})")
-        self.con.execute("DROP TABLE IF EXISTS _moved")
-        total, same, same_sum = self.con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE same), coalesce(sum(h) FILTER (WHERE same), 0) "
-            "FROM phase1"
+            # The few rows the saved order did not settle: an inner join, which DuckDB builds on
+            # the smaller side (them), finds their accepted hashes.
+            flags = f"""
+                SELECT m.pos, m.h, a.h IS NOT NULL AS accepted FROM _moved m LEFT JOIN (
+                    SELECT DISTINCT d.h FROM (SELECT DISTINCT h FROM _moved) d
+                    JOIN {state_table} st ON st.row_hash = d.h
+                ) a ON a.h = m.h
+            """
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE _moved_flags AS {flags}")
+        accepted_rows, accepted_sum = self.con.execute(
+            "SELECT count(*) FILTER (WHERE accepted), coalesce(sum(h) FILTER (WHERE accepted), 0) "
+            "FROM _moved_flags"
         ).fetchall()[0]
-        look = self._as_source_hashes("SELECT DISTINCT h FROM phase1 WHERE NOT same")
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE _look AS SELECT DISTINCT h FROM _moved_flags WHERE NOT accepted"
+        )
         self._split = HashSplit(
-            look=look,
-            total=total,
-            unchanged=same,
-            unchanged_hash_sum=int(same_sum),
+            look=self._as_source_hashes("SELECT h FROM _look"),
+            total=self.hash_log.rows,
+            unchanged=settled_rows + accepted_rows,
+            unchanged_hash_sum=(settled_sum + int(accepted_sum)) % _U64,
             state_rows=state.rows,
             state_hash_sum=state.hash_sum,
         )
         return self._split
 
-    def accepted_order(self, *, state_changed: bool) -> Iterator[pa.Array] | None:
-        """The hashes of the hash pass's rows in the warehouse's order, NULL where the row's hash
-        is not an accepted one, to be saved for the next run (``row_order``); None when there is
-        nothing new to save: no hash pass, or every row matched the saved order and the state
-        did not change."""
-        if self._split is None or (self._positional_misses == 0 and not state_changed):
+    def order_to_save(self, *, state_changed: bool) -> HashLog | None:
+        """The hash pass's log, with the rows whose hash was not accepted cleared, to become
+        the next run's saved order (``row_order``); None when there is nothing new to save: no
+        hash pass, or every row matched the saved order and the state did not change."""
+        log = self.hash_log
+        if log is None or self._split is None or (self._positional_misses == 0 and not state_changed):
             return None
-        return self._accepted_order()
-
-    def _accepted_order(self) -> Iterator[pa.Array]:
-        self.con.execute("SET preserve_insertion_order = true")
-        try:
-            reader = self.con.sql("SELECT CASE WHEN same THEN h END AS h FROM phase1").to_arrow_reader(
-                ORDER_BATCH_ROWS
-            )
-            for batch in reader:
-                yield batch.column(0)
-        finally:
-            self.con.execute("SET preserve_insertion_order = false")
+        positions = (
+            self.con.sql("SELECT pos FROM _moved WHERE h IN (SELECT h FROM _look)").to_arrow_table().column(0)
+        )
+        log.clear(positions.to_pylist())
+        return log
 
     def stage_source(self, *, name: str = "_src") -> None:
         """Copy an attached stream into ``staged`` (adding to what is there) and make ``staged``
@@ -368,18 +406,20 @@ class Workbench:
                 SELECT DISTINCT key, accepted_hash FROM work WHERE accepted_hash IS NOT NULL
             )
         """).fetchall()[0]
-        if (split.unchanged, split.unchanged_hash_sum) == (
-            split.state_rows - changed,
-            split.state_hash_sum - int(changed_sum),
+        if (
+            split.unchanged == split.state_rows - changed
+            and (split.unchanged_hash_sum - (split.state_hash_sum - int(changed_sum))) % _U64 == 0
         ):
             return pa.array([], pa.uint64()), 0
         # Every row of a repeated hash, and the unchanged copy of a key also present in work.
+        self._register_hash_log()
         self.con.execute("""
             CREATE OR REPLACE TEMP TABLE _dup_hashes AS
-            SELECT h, count(*) AS n FROM phase1 WHERE same GROUP BY h HAVING count(*) > 1
+            WITH settled AS (SELECT h FROM _hash_log WHERE h NOT IN (SELECT h FROM _look))
+            SELECT h, count(*) AS n FROM settled GROUP BY h HAVING count(*) > 1
             UNION
-            SELECT h, 1 FROM phase1
-            WHERE same AND h IN (SELECT accepted_hash FROM work WHERE accepted_hash IS NOT NULL)
+            SELECT h, 1 FROM settled
+            WHERE h IN (SELECT accepted_hash FROM work WHERE accepted_hash IS NOT NULL)
         """)
         rows = self.con.execute(
             "SELECT coalesce(sum(n), 0) FROM (SELECT h, max(n) AS n FROM _dup_hashes GROUP BY h)"
@@ -394,6 +434,10 @@ class Workbench:
             h = "CAST(CASE WHEN h >= 9223372036854775808 THEN h - 18446744073709551616 ELSE h END AS BIGINT)"
         return self.con.sql(f"SELECT {h} AS h FROM ({query})").to_arrow_table().column("h").combine_chunks()
 
+    def _register_hash_log(self) -> None:
+        assert self.hash_log is not None
+        self.con.register("_hash_log", pa.table({"h": self.hash_log.array()}))
+
     def count_unchanged(self, rows: int) -> None:
         """Take this many rows as read and unchanged: counted, never entering ``work``."""
         self.unchanged_count = rows
@@ -401,7 +445,12 @@ class Workbench:
     def build_removed(self, state_table: str) -> None:
         """Keys of the state no row of the query has any more. Rows only counted as unchanged
         (``count_unchanged``) are recognised by their hash."""
-        counted = "AND st.row_hash NOT IN (SELECT h FROM phase1 WHERE same)" if self.unchanged_count else ""
+        counted = ""
+        if self.unchanged_count:
+            # A state row whose hash the query still returns has its key in the query (the hash
+            # covers the key): not removed.
+            self._register_hash_log()
+            counted = "AND st.row_hash NOT IN (SELECT h FROM _hash_log)"
         self.con.execute(f"""
             CREATE OR REPLACE TABLE removed AS
             SELECT st.key FROM {state_table} st

@@ -7,50 +7,59 @@ import pyarrow as pa
 import pytest
 
 from apps.dlq.models import DlqEntry
-from apps.engine.row_order import POSITION_MATCH, SavedOrder, StateFingerprint, tag_positions
+from apps.engine.row_order import HashLog, PositionMatch, SavedOrder, StateFingerprint
 from apps.engine.state import FileStateStore
 from apps.engine.workbench import Workbench
 from tests.engine.conftest import run_now
 from tests.engine_fixtures import balanced
 
 
-def u64(*values: int | None) -> pa.Array:
+def u64(*values: int) -> pa.Array:
     return pa.array(values, pa.uint64())
 
 
-def hash_batches(*chunks: list[int], signed: bool = False) -> list[pa.RecordBatch]:
-    kind = pa.int64() if signed else pa.uint64()
-    return [pa.record_batch([pa.array(c, kind)], names=["__h"]) for c in chunks]
-
-
 def test_positions_are_matched_across_unequal_batches_and_past_the_saved_end():
-    saved = iter([u64(1, 2), u64(None, 4, 5)])  # position 2 was not accepted
-    tagged = list(tag_positions(hash_batches([1, 9, 3], [4], [5, 6, 7]), saved))
-    assert [b.column(POSITION_MATCH).to_pylist() for b in tagged] == [
-        [True, False, False],
+    match = PositionMatch(u64(1, 2, 0, 4, 5))  # position 2 was not accepted (cleared)
+    assert [match.settled(u64(*c)).to_pylist() for c in ([1, 9, 0], [4], [5, 6, 7])] == [
+        [True, False, False],  # a cleared position matches nothing, not even a zero hash
         [True],
         [True, False, False],  # 6 and 7 lie past the saved order's end
     ]
-    assert [b.column("__h").to_pylist() for b in tagged] == [[1, 9, 3], [4], [5, 6, 7]]
 
 
-def test_signed_warehouse_hashes_match_their_unsigned_bits():
-    saved = iter([u64(2**64 - 1, 7)])
-    tagged = list(tag_positions(hash_batches([-1, 7], signed=True), saved))
-    assert tagged[0].column(POSITION_MATCH).to_pylist() == [True, True]
-    assert tagged[0].column("__h").type == pa.int64()  # the stream keeps the source's own type
-
-
-def test_a_saved_order_round_trips_with_its_fingerprint(tmp_path):
-    order = SavedOrder(tmp_path / "s.order")
-    assert order.fingerprint() is None and list(order.hashes()) == []
-    order.save(iter([u64(1, None), u64(3)]), StateFingerprint(2, 4))
-    assert order.fingerprint() == StateFingerprint(2, 4)
-    assert [h for a in order.hashes() for h in a.to_pylist()] == [1, None, 3]
-    # A file cut short is not trusted for its fingerprint, and its hashes end early.
+def test_a_hash_log_becomes_the_saved_order_with_its_fingerprint(tmp_path):
+    order = SavedOrder(tmp_path / "state" / "s.order")
+    assert order.fingerprint() is None and order.hashes_for(StateFingerprint(0, 0)) is None
+    log = order.new_log()
+    log.append(u64(7, 1, 2).slice(1))  # a slice: only its own rows are written
+    log.append(u64(3, 2**64 - 1))
+    assert log.array().to_pylist() == [1, 2, 3, 2**64 - 1]
+    log.clear([1])
+    fingerprint = StateFingerprint(3, 2**64 + 5)  # an exact sum: wider than 64 bits
+    order.adopt(log, fingerprint)
+    assert order.fingerprint() == fingerprint
+    assert order.hashes_for(fingerprint).to_pylist() == [1, 0, 3, 2**64 - 1]
+    assert order.hashes_for(StateFingerprint(3, 5)) is None  # another state: not used
+    # The next log overwrites the order before last, and is cut to its own length when sealed.
+    shorter = order.new_log()
+    shorter.append(u64(9))
+    order.adopt(shorter, StateFingerprint(1, 9))
+    assert order.hashes_for(StateFingerprint(1, 9)).to_pylist() == [9]
+    # A log kept elsewhere (a workbench's) is copied in.
+    elsewhere = HashLog(tmp_path / "run.order")
+    elsewhere.append(u64(4, 5))
+    order.adopt(elsewhere, StateFingerprint(2, 9))
+    assert order.hashes_for(StateFingerprint(2, 9)).to_pylist() == [4, 5]
+    # A file cut short, or never sealed, is not used at all.
     data = order.path.read_bytes()
-    order.path.write_bytes(data[:20])
-    assert order.fingerprint() is None and list(order.hashes()) == []
+    order.path.write_bytes(data[:-3])
+    assert order.fingerprint() is None and order.hashes_for(StateFingerprint(2, 9)) is None
+    unsealed = HashLog(tmp_path / "other.order")
+    unsealed.append(u64(1))
+    unsealed.close()
+    assert SavedOrder(unsealed.path).fingerprint() is None
+    order.remove()
+    assert list((tmp_path / "state").iterdir()) == []
 
 
 @pytest.fixture
