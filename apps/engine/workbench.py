@@ -288,20 +288,32 @@ class Workbench:
         saved order.
         """
         self.hash_log = log or HashLog(self.directory / "hashes.order")
-        self.con.execute("CREATE OR REPLACE TEMP TABLE _moved (pos UBIGINT, h UBIGINT)")
         match = PositionMatch(saved) if saved is not None else None
+        settled_rows, settled_sum = self._log_and_settle(hashes, match)
+        if match is not None:
+            self._positional_misses = self.con.execute("SELECT count(DISTINCT h) FROM _moved").fetchall()[0][
+                0
+            ]
+        accepted_rows, accepted_sum = self._flag_moved(state_table, few=match is not None)
+        self._split = HashSplit(
+            look=self._as_source_hashes("SELECT h FROM _look"),
+            total=self.hash_log.rows,
+            unchanged=settled_rows + accepted_rows,
+            unchanged_hash_sum=(settled_sum + int(accepted_sum)) % _U64,
+            state_rows=state.rows,
+            state_hash_sum=state.hash_sum,
+        )
+        return self._split
+
+    def _log_and_settle(
+        self, hashes: Iterable[pa.RecordBatch], match: PositionMatch | None
+    ) -> tuple[int, int]:
+        """Log every hash; count the rows ``match`` settles and sum their hashes (modulo 2**64, as
+        Arrow sums uint64); put the others in ``_moved`` (position, hash), ~128k rows at a time."""
+        self.con.execute("CREATE OR REPLACE TEMP TABLE _moved (pos UBIGINT, h UBIGINT)")
+        assert self.hash_log is not None
         pending: list[pa.RecordBatch] = []
-        pending_rows = settled_rows = 0
-        settled_sum = 0  # modulo 2**64, as Arrow sums uint64
-
-        def flush() -> None:
-            nonlocal pending, pending_rows
-            if pending:
-                self.con.register("_pending_moved", pa.Table.from_batches(pending))
-                self.con.execute("INSERT INTO _moved SELECT pos, h FROM _pending_moved")
-                self.con.unregister("_pending_moved")
-            pending, pending_rows = [], 0
-
+        pending_rows = settled_rows = settled_sum = 0
         iterator = iter(hashes)
         while (batch := self._timed_next(iterator)) is not None:
             raw = batch.column(0)
@@ -312,54 +324,53 @@ class Workbench:
             start = self.hash_log.rows
             self.hash_log.append(raw)
             if match is None:
-                moved = None  # every row
+                moved, rows = pc.is_valid(raw), raw  # every row
             else:
                 same = match.settled(raw)
                 settled = raw.filter(same)
                 settled_rows += len(settled)
                 settled_sum += pc.sum(settled).as_py() or 0
                 moved = pc.invert(same)
-            indices = pc.indices_nonzero(pc.is_valid(raw) if moved is None else moved)
-            positions = pc.add(indices, pa.scalar(start, pa.uint64()))
-            if len(positions):
-                rows = raw if moved is None else raw.filter(moved)
+                rows = raw.filter(moved)
+            if len(rows):
+                positions = pc.add(pc.indices_nonzero(moved), pa.scalar(start, pa.uint64()))
                 pending.append(pa.record_batch([positions, rows], names=["pos", "h"]))
-                pending_rows += len(positions)
+                pending_rows += len(rows)
                 if pending_rows >= FLUSH_ROWS:
-                    flush()
-        flush()
-        if match is not None:
-            distinct_moved = self.con.execute("SELECT count(DISTINCT h) FROM _moved").fetchall()[0][0]
-            self._positional_misses = distinct_moved
-        if match is None:
-            # Every row moved: one mark join, building on the state's hashes.
-            flags = f"SELECT pos, h, h IN (SELECT row_hash FROM {state_table}) AS accepted FROM _moved"
-        else:
-            # The few rows the saved order did not settle: an inner join, which DuckDB builds on
-            # the smaller side (them), finds their accepted hashes.
+                    self._insert_moved(pending)
+                    pending, pending_rows = [], 0
+        self._insert_moved(pending)
+        return settled_rows, settled_sum % _U64
+
+    def _insert_moved(self, batches: list[pa.RecordBatch]) -> None:
+        if batches:
+            self.con.register("_pending_moved", pa.Table.from_batches(batches))
+            self.con.execute("INSERT INTO _moved SELECT pos, h FROM _pending_moved")
+            self.con.unregister("_pending_moved")
+
+    def _flag_moved(self, state_table: str, *, few: bool) -> tuple[int, int]:
+        """Mark each row of ``_moved`` accepted or not (``_moved_flags``), the hashes of those
+        that are not in ``_look``; return how many are accepted and the sum of their hashes."""
+        if few:
+            # The rows a saved order did not settle: an inner join, which DuckDB builds on the
+            # smaller side (them), finds their accepted hashes.
             flags = f"""
                 SELECT m.pos, m.h, a.h IS NOT NULL AS accepted FROM _moved m LEFT JOIN (
                     SELECT DISTINCT d.h FROM (SELECT DISTINCT h FROM _moved) d
                     JOIN {state_table} st ON st.row_hash = d.h
                 ) a ON a.h = m.h
             """
+        else:  # every row: one mark join, building on the state's hashes
+            flags = f"SELECT pos, h, h IN (SELECT row_hash FROM {state_table}) AS accepted FROM _moved"
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE _moved_flags AS {flags}")
-        accepted_rows, accepted_sum = self.con.execute(
-            "SELECT count(*) FILTER (WHERE accepted), coalesce(sum(h) FILTER (WHERE accepted), 0) "
-            "FROM _moved_flags"
-        ).fetchall()[0]
         self.con.execute(
             "CREATE OR REPLACE TEMP TABLE _look AS SELECT DISTINCT h FROM _moved_flags WHERE NOT accepted"
         )
-        self._split = HashSplit(
-            look=self._as_source_hashes("SELECT h FROM _look"),
-            total=self.hash_log.rows,
-            unchanged=settled_rows + accepted_rows,
-            unchanged_hash_sum=(settled_sum + int(accepted_sum)) % _U64,
-            state_rows=state.rows,
-            state_hash_sum=state.hash_sum,
-        )
-        return self._split
+        rows, hash_sum = self.con.execute(
+            "SELECT count(*) FILTER (WHERE accepted), coalesce(sum(h) FILTER (WHERE accepted), 0) "
+            "FROM _moved_flags"
+        ).fetchall()[0]
+        return rows, int(hash_sum)
 
     def order_to_save(self, *, state_changed: bool) -> HashLog | None:
         """The hash pass's log, with the rows whose hash was not accepted cleared, to become

@@ -162,3 +162,19 @@ def test_duplicates_null_keys_and_removals_are_caught_with_a_saved_order(
     keys = set(DlqEntry.objects.filter(resolved=False).values_list("record_key", flat=True))
     assert keys == {"C0001", "C0002", None}
     assert crm.store.count("contacts") == 249
+
+
+def test_signed_warehouse_hashes_match_the_saved_order_by_their_64_bits(tmp_path):
+    """PostgreSQL's int8 hashes: logged and matched as unsigned, handed back signed."""
+
+    bench = Workbench(tmp_path / "wb")
+    try:
+        bench.con.execute("CREATE TABLE st (key VARCHAR, row_hash UBIGINT)")
+        bench.con.execute("INSERT INTO st VALUES ('a', 18446744073709551615), ('b', 7)")
+        stream = [pa.record_batch([pa.array([-1, 7, -5], pa.int64())], names=["__h"])]
+        split = bench.split_by_hash(stream, "st", StateFingerprint(2, 2**64 + 6), saved=u64(2**64 - 1, 7, 9))
+        assert (split.total, split.unchanged) == (3, 2)
+        assert split.look.type == pa.int64() and split.look.to_pylist() == [-5]
+        assert bench.hash_log.array().to_pylist() == [2**64 - 1, 7, 2**64 - 5]
+    finally:
+        bench.close()
