@@ -312,6 +312,12 @@ class Destination(ABC):
         """How many requests the engine may have in flight at once."""
         return self.max_concurrency
 
+    def rate_limit_scope(self) -> str | None:
+        """What the vendor counts requests against, when that is more than this connection (an
+        app's credential): connections with the same scope share one token bucket. None: this
+        connection alone."""
+        return None
+
     @abstractmethod
     def write(
         self, object_name: str, mode: str, batch: OutgoingBatch, *, match_key: str | None

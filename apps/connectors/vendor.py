@@ -11,6 +11,7 @@ loader owns retry, backoff and the rate limiter, using ``rate_limit()`` and ``co
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
@@ -101,6 +102,16 @@ class VendorDestination(Destination):
 
     def concurrency(self) -> int:
         return self.config.concurrency or self.max_concurrency
+
+    def rate_limit_scope(self) -> str | None:
+        # Vendors count requests per credential (a HubSpot private app, an Iterable API key, a
+        # Meta system user): two connections holding the same one must share a bucket, or
+        # together they send twice the rate. A digest names it: bucket keys are Redis keys.
+        secrets = sorted(self.config.secret_values())
+        if not secrets:
+            return None
+        material = "\0".join([self.type, self.config.base_url or self.default_base_url, *secrets])
+        return f"{self.type}:{hashlib.sha256(material.encode()).hexdigest()[:32]}"
 
     def secrets(self) -> list[str]:
         """Values to redact from any message: the config's secrets plus tokens obtained at runtime."""

@@ -295,9 +295,8 @@ class SyncExecution:
         key_field = spec.key_field
         match_key = key_field.spec.name if key_field else None
         rate, burst = destination.rate_limit()
-        limiter = limiter_for(
-            f"destination:{spec.destination_id}", rate, burst, settings.SYNCLINE_REDIS_URL or None
-        )
+        scope = destination.rate_limit_scope() or spec.destination_id
+        limiter = limiter_for(f"destination:{scope}", rate, burst, settings.SYNCLINE_REDIS_URL or None)
         policy = RetryPolicy(
             max_retries=settings.SYNCLINE_MAX_RETRIES,
             base_delay=settings.SYNCLINE_RETRY_BASE_DELAY,

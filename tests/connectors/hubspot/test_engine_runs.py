@@ -104,3 +104,38 @@ def test_a_revoked_token_stops_the_run(hubspot_sync, hubspot_fake):
     assert run.status == "failed" and run.error_code == "auth_failed"
     assert "Authentication credentials not found" in run.error_message
     assert hubspot_fake.stored("contacts") == []
+
+
+def test_connections_holding_the_same_token_share_one_rate_limit_bucket(
+    make_sync, workspace, hubspot_fake, monkeypatch
+):
+    """HubSpot counts requests per private app: two connections with its token must not each
+    get the app's whole rate."""
+    from apps.connections.services import connector_for
+    from apps.engine import runner
+
+    keys: list[str] = []
+    original = runner.limiter_for
+
+    def recording(key, *args, **kwargs):
+        keys.append(key)
+        return original(key, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "limiter_for", recording)
+    connections = []
+    for name, token in (("first", TOKEN), ("second", TOKEN), ("other app", "pat-na1-other")):
+        config = {"access_token": token, "base_url": hubspot_fake.url, "rate_limit_per_second": 50}
+        connections.append(
+            connection_create(
+                workspace=workspace, role="destination", connector_type="hubspot", name=name, config=config
+            )
+        )
+    for connection in connections[:2]:
+        sync = make_sync(
+            name=connection.name, destination=connection, object_name="contacts", field_mappings=MAPPINGS
+        )
+        assert run_now(sync).status == "succeeded"
+    assert len(keys) == 2 and keys[0] == keys[1] and keys[0].startswith("destination:hubspot:")
+    assert TOKEN not in keys[0]  # a digest names the bucket, never the token
+    other = connector_for(connections[2])
+    assert f"destination:{other.rate_limit_scope()}" != keys[0]
