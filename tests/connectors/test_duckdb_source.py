@@ -156,3 +156,38 @@ def test_allowed_directories_must_be_absolute():
 
     with pytest.raises(ConfigError, match="absolute"):
         parse_config("source", "duckdb", {"path": ":memory:", "allowed_directories": ["data"]})
+
+
+def test_prepare_opens_the_database_ahead_and_the_first_read_uses_it(warehouse, monkeypatch):
+    source = warehouse
+    opened = []
+    original = type(source)._connect
+
+    def counting(self):
+        opened.append(threading.current_thread().name)
+        return original(self)
+
+    monkeypatch.setattr(type(source), "_connect", counting)
+    source.prepare()
+    rows = sum(b.num_rows for b in source.stream("SELECT * FROM t"))
+    rows += sum(b.num_rows for b in source.stream("SELECT * FROM t"))
+    source.close()
+    assert rows == 50_000 and opened == ["duckdb-open"]  # once, on its own thread
+
+
+def test_a_prepared_open_that_fails_fails_the_first_read(tmp_path):
+    path = tmp_path / "wh.duckdb"
+    duckdb.connect(str(path)).close()
+    source = make_source(str(path))
+    path.unlink()  # gone between the config check and the run
+    source.prepare()
+    with pytest.raises(FileNotFoundError, match="not found"):
+        list(source.stream("SELECT 1"))
+    source.close()  # nothing left open
+
+
+def test_a_prepared_source_never_read_is_closed(warehouse):
+    source = warehouse
+    source.prepare()
+    source.close()
+    assert source._database is None and source._opening is None
