@@ -176,9 +176,10 @@ def connection_keep_secrets(config: ConnectorConfig, *, connection_id: str) -> N
     _public, secrets = config.split()
     with transaction.atomic():
         connection = Connection.objects.select_for_update().get(pk=connection_id)
-        if {**connection.secrets, **secrets} != connection.secrets:
-            connection.secrets = {**connection.secrets, **secrets}
-            connection.save(update_fields=["secrets", "updated_at"])
+        if {**connection.secrets, **secrets} == connection.secrets:
+            return
+        connection.secrets = {**connection.secrets, **secrets}
+        connection.save(update_fields=["secrets", "updated_at"])
     logger.info("connection %s: stored a secret the vendor rotated", connection_id)
 
 

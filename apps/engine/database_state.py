@@ -75,8 +75,10 @@ class DatabaseStateStore:
 
     def _hash_chunks(self) -> Iterator[pa.Array]:
         if connection.vendor != "postgresql":
-            for batch in self._fetched():
-                yield batch.column(1)
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT row_hash FROM {_ROWS} WHERE sync_id = %s", [self.sync_id])
+                while rows := cursor.fetchmany(_FETCH):
+                    yield pc.cast(pa.array([h for (h,) in rows], pa.string()), pa.uint64())
             return
         # One comma-separated string per ~262k rows (grouped by id range), one group at a time
         # in client memory (a server-side cursor).

@@ -291,9 +291,7 @@ class Workbench:
         match = PositionMatch(saved) if saved is not None else None
         settled_rows, settled_sum = self._log_and_settle(hashes, match)
         if match is not None:
-            self._positional_misses = self.con.execute("SELECT count(DISTINCT h) FROM _moved").fetchall()[0][
-                0
-            ]
+            (self._positional_misses,) = self.con.execute("SELECT count(DISTINCT h) FROM _moved").fetchone()
         accepted_rows, accepted_sum = self._flag_moved(state_table, few=match is not None)
         self._split = HashSplit(
             look=self._as_source_hashes("SELECT h FROM _look"),
@@ -379,9 +377,7 @@ class Workbench:
         log = self.hash_log
         if log is None or self._split is None or (self._positional_misses == 0 and not state_changed):
             return None
-        positions = (
-            self.con.sql("SELECT pos FROM _moved WHERE h IN (SELECT h FROM _look)").to_arrow_table().column(0)
-        )
+        positions = self.con.sql("SELECT pos FROM _moved_flags WHERE NOT accepted").to_arrow_table().column(0)
         log.clear(positions.to_pylist())
         return log
 
