@@ -17,6 +17,8 @@ import orjson
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from apps.connectors.json_rows import JsonRows
+
 FieldType = Literal[
     "string", "email", "phone", "integer", "number", "boolean", "date", "datetime", "enum", "json"
 ]
@@ -88,25 +90,28 @@ class OutgoingBatch:
 
     The engine renders each record as a JSON object text inside the warehouse engine (fields
     already mapped, coerced and validated), because building Python dicts per row is the
-    bottleneck of a sync. Destinations that send JSON can join ``rows_json`` straight into a
-    request body; the others read ``records`` (parsed once, on first use).
+    bottleneck of a sync. Destinations that send JSON build request bodies from ``json_array``
+    (no Python object per row when the engine hands over ``JsonRows``); the others read
+    ``rows_json`` or ``records`` (made once, on first use).
     """
 
-    __slots__ = ("_records", "idempotency_key", "rows_json")
+    __slots__ = ("_json_rows", "_records", "_rows_json", "idempotency_key")
 
     def __init__(
         self,
         rows_json: Sequence[str] | None = None,
         *,
         records: Sequence[dict[str, Any]] | None = None,
+        json_rows: JsonRows | None = None,
         idempotency_key: str | None = None,
     ) -> None:
         # Derived from the batch's content by the engine: a resend of the same rows after a crash
         # carries the same key, so destinations that honour Idempotency-Key apply it once.
         self.idempotency_key = idempotency_key
-        if rows_json is None:
-            rows_json = [orjson.dumps(r).decode() for r in records or ()]
-        self.rows_json: list[str] = list(rows_json)
+        self._json_rows = json_rows
+        self._rows_json: list[str] | None = list(rows_json) if rows_json is not None else None
+        if self._rows_json is None and json_rows is None:
+            self._rows_json = [orjson.dumps(r).decode() for r in records or ()]
         self._records: list[dict[str, Any]] | None = list(records) if records is not None else None
 
     @classmethod
@@ -114,13 +119,28 @@ class OutgoingBatch:
         return cls(records=records)
 
     @property
+    def rows_json(self) -> list[str]:
+        """Each record's JSON object text."""
+        if self._rows_json is None:
+            assert self._json_rows is not None
+            self._rows_json = self._json_rows.texts()
+        return self._rows_json
+
+    @property
     def records(self) -> list[dict[str, Any]]:
         if self._records is None:
             self._records = [orjson.loads(r) for r in self.rows_json]
         return self._records
 
+    def json_array(self, start: int = 0, stop: int | None = None) -> bytes:
+        """``[record,…]`` of records ``start .. stop-1`` (to the end by default), UTF-8 encoded."""
+        stop = len(self) if stop is None else min(stop, len(self))
+        if self._json_rows is not None:
+            return self._json_rows.json_array(start, stop)
+        return ("[" + ",".join(self.rows_json[start:stop]) + "]").encode()
+
     def __len__(self) -> int:
-        return len(self.rows_json)
+        return len(self._json_rows) if self._json_rows is not None else len(self.rows_json)
 
 
 @dataclass(frozen=True)

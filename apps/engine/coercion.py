@@ -128,7 +128,7 @@ def coerce_field(field: MappedField, raw_type: str, mode: str) -> CoercedField:
         # The workbench runs with TimeZone=UTC: naive timestamps are taken as UTC, zoned ones are
         # converted, and every datetime leaves as ISO 8601 with a Z.
         value = f"TRY_CAST({raw} AS TIMESTAMPTZ)"
-        json_value = f"strftime({value}, '%Y-%m-%dT%H:%M:%S.%gZ')"
+        json_value = iso_utc(value)
         bad(
             f"{raw} IS NOT NULL AND {value} IS NULL",
             f"'''' || {_shown(raw)} || ''' is not a date-time (' || {name} || ')'",
@@ -155,11 +155,23 @@ def coerce_field(field: MappedField, raw_type: str, mode: str) -> CoercedField:
     return CoercedField(value=value, checks=tuple(checks), json_value=json_value)
 
 
+def iso_utc(timestamp: str) -> str:
+    """A timestamp (zoned or not) as ISO 8601 in UTC with milliseconds and a Z.
+
+    The workbench runs with TimeZone=UTC, so casting to a plain TIMESTAMP gives the UTC wall
+    clock of a zoned value and keeps a naive one as it is (naive values are taken as UTC).
+    Formatting the plain TIMESTAMP is what makes this cheap: ``strftime`` of a TIMESTAMPTZ goes
+    through ICU's calendar for every value, about twice the cost (a full run of a million rows
+    spends a third of its payload rendering on this one column otherwise).
+    """
+    return f"strftime(CAST({timestamp} AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%gZ')"
+
+
 def _passthrough(raw: str, raw_type: str) -> str:
     """Free-form fields keep the warehouse's value; only dates and times get a fixed format."""
     upper = raw_type.upper()
     if upper.startswith("TIMESTAMP"):
-        return f"strftime(CAST({raw} AS TIMESTAMPTZ), '%Y-%m-%dT%H:%M:%S.%gZ')"
+        return iso_utc(raw)
     if upper == "DATE":
         return f"strftime({raw}, '%Y-%m-%d')"
     return raw

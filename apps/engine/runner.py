@@ -19,6 +19,7 @@ from django.db.models import F
 
 from apps.connections.services import connector_for
 from apps.connectors.base import ConnectorError, Destination, ErrorCode, OutgoingBatch, Source
+from apps.connectors.json_rows import JsonRows
 from apps.connectors.ratelimit import limiter_for
 from apps.connectors.registry import ConfigError
 from apps.dlq.models import DlqEntry
@@ -387,13 +388,8 @@ class SyncExecution:
             )
         size = max(1, destination.batch_size(spec.object.name, write_mode))
         for arrow_batch in workbench.rows_to_send(size):
-            yield self._pending(
-                write_mode,
-                arrow_batch.column(0),
-                arrow_batch.column(2),
-                arrow_batch.column(1).to_pylist(),
-                store,
-            )
+            keys, rows, hashes = arrow_batch.columns
+            yield self._pending(write_mode, keys, hashes, JsonRows(rows), store)
         if spec.mode == "mirror" and match_key:
             delete_size = max(1, destination.batch_size(spec.object.name, "delete"))
             for keys in workbench.removed_keys(delete_size):
@@ -414,7 +410,7 @@ class SyncExecution:
         mode: str,
         keys: pa.Array,
         hashes: pa.Array,
-        rows_json: list[str],
+        rows: list[str] | JsonRows,
         store: StateStore,
         *,
         batch_key: str | None = None,
@@ -425,9 +421,11 @@ class SyncExecution:
             # resend of an in-doubt batch reuses the key it was first sent with.
             batch_key = hashlib.sha256(f"{self.run.id}|{self._batch_number}".encode()).hexdigest()[:40]
         store.intend(batch_key, mode, keys, hashes)
-        return PendingBatch(
-            self._batch_number, mode, keys, hashes, OutgoingBatch(rows_json, idempotency_key=batch_key)
-        )
+        if isinstance(rows, JsonRows):
+            batch = OutgoingBatch(json_rows=rows, idempotency_key=batch_key)
+        else:
+            batch = OutgoingBatch(rows, idempotency_key=batch_key)
+        return PendingBatch(self._batch_number, mode, keys, hashes, batch)
 
     def _commit(
         self, spec: RunSpec, store: StateStore, workbench: Workbench, done: PendingBatch, open_keys: set[str]

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from django.conf import settings
 
+from apps.connectors import json_rows
 from apps.connectors.base import ErrorCode
 from apps.engine.coercion import REASON_SEPARATOR, coerce_field, quote_ident, quote_literal, reason_sql
 from apps.engine.query import ROW_HASH_ALIAS, WATERMARK_ALIAS
@@ -520,12 +521,13 @@ class Workbench:
         return " AND key NOT IN (SELECT key FROM excluded)" if self.has_excluded else ""
 
     def rows_to_send(self, batch_size: int) -> Iterator[pa.RecordBatch]:
-        """Rows to write, as Arrow batches of (key, row_json, row_hash). Uses its own cursor."""
+        """Rows to write, as Arrow batches of (key, row_json, row_hash), ``row_json`` as
+        ``json_rows.JsonRows`` takes it. Uses its own cursor."""
         cursor = self.con.cursor()
         try:
             actions = ", ".join(quote_literal(a) for a in SEND_ACTIONS)
             reader = cursor.sql(
-                f"SELECT key, {self.payload_sql} AS row_json, row_hash FROM work_rows "
+                f"SELECT key, {json_rows.render_sql(self.payload_sql)} AS row_json, row_hash FROM work_rows "
                 f"WHERE action IN ({actions}){self._not_excluded()}"
             ).to_arrow_reader(batch_size * max(1, FETCH_ROWS // batch_size))
             # DuckDB renders payloads in large chunks (fewer round trips), each a whole number of

@@ -189,8 +189,7 @@ class HttpDestination(Destination):
                 code=ErrorCode.DESTINATION_REJECTED,
                 status=400,
             )
-        rows = batch.rows_json
-        total = len(rows)
+        total = len(batch)
         if total == 0:
             return WriteResult(outcomes=[], requests=0)
         key = idempotency_key or getattr(batch, "idempotency_key", None)
@@ -207,12 +206,12 @@ class HttpDestination(Destination):
         requests = 0
         started = time.perf_counter()
         for start in range(0, total, size):
-            chunk = rows[start : start + size]
+            stop = min(start + size, total)
             if templated is None:
-                body = single_body(chunk[0]) if size == 1 else batch_body(chunk)
+                body = single_body(batch, start) if size == 1 else batch_body(batch, start, stop)
             else:
                 assert context is not None
-                body = templated.build(batch, start, start + len(chunk), context)
+                body = templated.build(batch, start, stop, context)
             request_headers = dict(headers)
             if key:
                 request_headers["Idempotency-Key"] = key if total <= size else f"{key}:{start // size}"
@@ -232,7 +231,7 @@ class HttpDestination(Destination):
                     response.content,
                     response.status_code,
                     start=start,
-                    count=len(chunk),
+                    count=stop - start,
                     errors_path=self.config.errors_path,
                     retryable_statuses=self._retryable,
                     secrets=self._secrets,

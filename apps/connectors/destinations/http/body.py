@@ -8,7 +8,7 @@ Only a configured ``record_template`` makes records parsed and rendered (``Templ
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,13 +31,13 @@ _MESSAGE_LIMIT = 500
 _ok: list[RecordOutcome] = []
 
 
-def batch_body(rows_json: Sequence[str]) -> bytes:
-    """``{"records": [row, …]}`` from rows that are already JSON object texts."""
-    return ('{"records":[' + ",".join(rows_json) + "]}").encode()
+def batch_body(batch: OutgoingBatch, start: int, stop: int) -> bytes:
+    """``{"records": [row, …]}`` of records ``start .. stop-1``, from their JSON texts."""
+    return b'{"records":' + batch.json_array(start, stop) + b"}"
 
 
-def single_body(row_json: str) -> bytes:
-    return row_json.encode()
+def single_body(batch: OutgoingBatch, index: int) -> bytes:
+    return batch.rows_json[index].encode()
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,8 @@ class TemplatedBodies:
                 return orjson.dumps(rendered[0])
             return self.batch.render(rendered, len(rendered), context)
         assert self.batch is not None, "without templates the plain builders are used"
-        rows = batch.rows_json[start:stop]
-        records = orjson.Fragment(("[" + ",".join(rows) + "]").encode())
-        return self.batch.render(records, len(rows), context)
+        stop = min(stop, len(batch))
+        return self.batch.render(orjson.Fragment(batch.json_array(start, stop)), stop - start, context)
 
 
 def templated_bodies(record_template: Any, batch_template: Any, batch_size: int) -> TemplatedBodies | None:
