@@ -7,8 +7,17 @@ from django.conf import settings
 
 from apps.accounts.models import Workspace
 from apps.accounts.services import membership_set, workspace_create
+from apps.engine import closing
 
 pytest_plugins = ["tests.engine_fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def finished_closing():
+    """A run's workbench closes on a thread after the run ends (``apps.engine.closing``): let
+    it finish before the test's files and settings go away."""
+    yield
+    closing.wait_all()
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ import orjson
 from django.conf import settings
 
 from apps.connections.services import connector_for
+from apps.engine import closing
 from apps.engine.coercion import split_reason
 from apps.engine.plan import build_spec
 from apps.engine.query import compile_extract
@@ -114,6 +115,7 @@ def _read_only_state(workbench: Workbench, sync_id: str) -> str | None:
         path = Path(store.location)
         if not path.exists():
             return None
-        workbench.con.execute(f"ATTACH '{path}' AS sync_state (READ_ONLY)")
+        closing.wait_for(store.location)
+        closing.attach_with_retry(workbench.con, f"ATTACH '{path}' AS sync_state (READ_ONLY)")
         return "sync_state.rows"
     return store.attach(workbench.con)

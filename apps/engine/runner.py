@@ -24,7 +24,7 @@ from apps.connectors.ratelimit import limiter_for
 from apps.connectors.registry import ConfigError
 from apps.dlq.models import DlqEntry
 from apps.dlq.services import Failure, dlq_record_failures, dlq_resolve_succeeded, open_dlq_keys
-from apps.engine import pushdown
+from apps.engine import closing, pushdown
 from apps.engine.coercion import split_reason
 from apps.engine.heartbeat import Heartbeat
 from apps.engine.loader import PendingBatch, RetryPolicy, RunStopped, run_batches, send_with_retries
@@ -77,6 +77,7 @@ class SyncExecution:
         workbench: Workbench | None = None
         source: Source | None = None
         destination: Destination | None = None
+        store: StateStore | None = None
         try:
             destination = connector_for(self.sync.destination)  # type: ignore[assignment]
             with self.timer.phase("plan"):
@@ -110,9 +111,14 @@ class SyncExecution:
             logger.exception("run %s failed", self.run.id)
             return self._finish(RunStatus.FAILED, ("internal_error", f"{type(exc).__name__}: {exc}"))
         finally:
-            for closeable in (workbench, source, destination):
+            for closeable in (source, destination):
                 if closeable is not None:
                     closeable.close()
+            if workbench is not None:
+                # The run is recorded; its state file's checkpoint need not hold it up (``closing``).
+                # Keyed by the state file it attached, which the sync's next run waits for.
+                attached_file = store is not None and store.backend == "file"
+                closing.close_later(store.location if attached_file else self.run.id, workbench.close)
 
     # --- phases ------------------------------------------------------------------------------
     def _state_for(self, spec: RunSpec, store: StateStore) -> SyncState:

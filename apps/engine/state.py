@@ -23,6 +23,7 @@ import duckdb
 import pyarrow as pa
 from django.conf import settings
 
+from apps.engine import closing
 from apps.engine.row_order import SavedOrder
 
 STATE_TABLE = "state_rows"
@@ -123,7 +124,8 @@ class FileStateStore:
 
     def attach(self, con: duckdb.DuckDBPyConnection) -> str:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        con.execute(f"ATTACH '{self.path}' AS sync_state")
+        closing.wait_for(self.location)  # the last run's workbench may still be closing
+        closing.attach_with_retry(con, f"ATTACH '{self.path}' AS sync_state")
         con.execute(f"CREATE TABLE IF NOT EXISTS {_ROWS} (key VARCHAR, row_hash UBIGINT NOT NULL)")
         self._doubts = _unsettled_intents(self.journal_path)
         self.fold(con)  # a journal left by a killed run holds acknowledged rows: apply them first
@@ -290,6 +292,7 @@ class FileStateStore:
         self._intended.clear()
 
     def reset(self) -> None:
+        closing.wait_for(self.location)
         self._close_journal()
         self._doubts = []
         for path in (self.path, Path(str(self.path) + ".wal"), self.journal_path):
