@@ -35,7 +35,7 @@ def close_later(key: str, close: Callable[[], None]) -> None:
 def wait_for(key: str) -> None:
     with _lock:
         thread = _pending.get(key)
-    if thread is not None:
+    if thread is not None and thread is not threading.current_thread():  # not the close itself
         thread.join()
         with _lock:
             if _pending.get(key) is thread:

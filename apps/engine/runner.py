@@ -33,7 +33,7 @@ from apps.engine.plan import PlanError, build_spec
 from apps.engine.query import MappingError, compile_extract
 from apps.engine.spec import RunSpec
 from apps.engine.state import InDoubtBatch, StateStore, state_store_for
-from apps.engine.workbench import Workbench
+from apps.engine.workbench import Workbench, make_spare
 from apps.runs.models import RunStatus, RunTrigger, SyncRun
 from apps.runs.services import run_claim, run_finish, run_heartbeat
 from apps.syncs.models import SyncState
@@ -71,6 +71,7 @@ class SyncExecution:
         self.recovered: list[InDoubtBatch] = []
         self._state_table: str | None = None
         self._keys_on_demand = False  # the state table holds only keys loaded for this run
+        self._order_to_save = False
 
     # --- the run -----------------------------------------------------------------------------
     def execute(self) -> SyncRun:
@@ -115,10 +116,26 @@ class SyncExecution:
                 if closeable is not None:
                     closeable.close()
             if workbench is not None:
-                # The run is recorded; its state file's checkpoint need not hold it up (``closing``).
-                # Keyed by the state file it attached, which the sync's next run waits for.
-                attached_file = store is not None and store.backend == "file"
-                closing.close_later(store.location if attached_file else self.run.id, workbench.close)
+                self._close_later(store, workbench)
+
+    def _close_later(self, store: StateStore | None, workbench: Workbench) -> None:
+        """Once the run is recorded, on a thread (``closing``): save its row order, close the
+        workbench (the state file's checkpoint) and make the next run's database. None of it
+        changes what the run did, so none of it holds the run up. Keyed by the state file the
+        workbench attached, which the sync's next run waits for."""
+        save_order = self._order_to_save and store is not None
+
+        def wrap_up() -> None:
+            try:
+                if save_order:
+                    assert store is not None
+                    self._save_row_order(store, workbench)
+            finally:
+                workbench.close()
+                make_spare()
+
+        attached_file = store is not None and store.backend == "file"
+        closing.close_later(store.location if attached_file else self.run.id, wrap_up)
 
     # --- phases ------------------------------------------------------------------------------
     def _state_for(self, spec: RunSpec, store: StateStore) -> SyncState:
@@ -334,7 +351,7 @@ class SyncExecution:
         self.timer.add("load", time.perf_counter() - load_started - commit_seconds)
         with self.timer.phase("commit"):
             store.finish(workbench.con, located=workbench.state_rowids())
-            self._save_row_order(store, workbench)
+        self._order_to_save = True  # once the run is recorded (``_close_later``)
         self.timer.add("commit", commit_seconds)
         if self.metrics.batches:
             SyncState.objects.filter(sync_id=self.sync.id).update(

@@ -27,6 +27,7 @@ from apps.engine import closing
 from apps.engine.row_order import SavedOrder
 
 STATE_TABLE = "state_rows"
+FOLD_COMPRESSION = "fsst"  # see ``FileStateStore.fold``
 _ROWS = "sync_state.rows"  # the file store's state table, as attached to a run's workbench
 
 
@@ -206,11 +207,14 @@ class FileStateStore:
             return 0
         con.execute("BEGIN TRANSACTION")
         try:
-            # Many rows at once are compressed as they are written, at commit: zstd writes them
-            # twice as fast as DuckDB's default choice here (1M keys and hashes: ~150 ms against
-            # ~300 ms), files as small, scans as fast. ``force_compression`` only picks among
-            # DuckDB's own formats; were it ignored, a fold would be slower, not wrong.
-            con.execute("SET force_compression = 'zstd'")
+            # Many rows at once are compressed as they are written, at commit. DuckDB's own
+            # choice tries every format on every column; FSST for the keys (hashes, which no
+            # format shrinks, stay plain) writes 1M rows in ~40% of that time, and later runs
+            # read the keys back ~30% faster than from zstd (the key join of a small run: ~28 ms
+            # against ~42 ms at 1M keys), for a file ~1.6x larger (24 MB at 1M rows).
+            # ``force_compression`` only picks among DuckDB's formats; were it ignored, a fold
+            # would be slower, not wrong.
+            con.execute(f"SET force_compression = '{FOLD_COMPRESSION}'")
             if con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {_ROWS})").fetchall()[0][0]:
                 applied = self._insert_into_empty_state(con)
             else:
@@ -303,6 +307,7 @@ class FileStateStore:
         return con.execute(f"SELECT count(*) FROM {_ROWS}").fetchall()[0][0]
 
     def saved_order(self) -> SavedOrder | None:
+        closing.wait_for(self.location)  # the last run saves its order as it closes
         return self.order
 
 

@@ -107,3 +107,35 @@ def test_runs_back_to_back_wait_for_the_last_close(make_sync, monkeypatch):
     assert second.status == RunStatus.SUCCEEDED
     assert second.metrics["rows_unchanged"] == first.metrics["rows_written"]
     assert closes[0] == FileStateStore(sync.id).location
+
+
+def test_the_next_workbench_takes_the_spare_database_with_its_own_settings(tmp_path, settings):
+    from apps.engine import workbench as wb
+
+    wb.make_spare()
+    spare = wb._spare
+    assert spare is not None
+    first = wb.Workbench(tmp_path / "a", memory_limit="300MB", threads=1)
+    second = wb.Workbench(tmp_path / "b", memory_limit="400MB", threads=2)
+    try:
+        assert first.con is spare[1] and second.con is not spare[1]  # one database, one run
+        settings_of = "SELECT current_setting('threads'), current_setting('TimeZone')"
+        assert first.con.execute(settings_of).fetchone() == (1, "UTC")
+        assert second.con.execute(settings_of).fetchone() == (2, "UTC")
+        assert "spill" in first.con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_spare_made_before_a_fork_is_never_used(tmp_path, monkeypatch):
+    from apps.engine import workbench as wb
+
+    parents = duckdb.connect(":memory:")
+    monkeypatch.setattr(wb, "_spare", (-1, parents))  # made by another process id
+    bench = wb.Workbench(tmp_path / "w")
+    try:
+        assert bench.con is not parents and parents in wb._inherited
+    finally:
+        bench.close()
+        wb._inherited.remove(parents)
