@@ -300,6 +300,8 @@ class SyncExecution:
 
     def _dlq_invalid(self, spec: RunSpec, workbench: Workbench) -> None:
         with self.timer.phase("validate"):
+            if not self.metrics.rows_invalid:  # counted by the diff: no query for none
+                return
             for rows in workbench.invalid_rows(spec.fields):
                 failures = []
                 for row in rows:

@@ -28,6 +28,7 @@ from apps.engine.row_order import SavedOrder
 
 STATE_TABLE = "state_rows"
 FOLD_COMPRESSION = "fsst"  # see ``FileStateStore.fold``
+EARLY_FOLD_ROWS = 131_072  # a DuckDB row group: written straight to the file at commit
 _ROWS = "sync_state.rows"  # the file store's state table, as attached to a run's workbench
 
 
@@ -122,6 +123,12 @@ class FileStateStore:
         self._fd: int | None = None
         self._intended: dict[str, int] = {}  # rows of each batch intended and not yet settled
         self._doubts: list[InDoubtBatch] = []
+        # A run that starts on an empty state folds its accepted rows as it goes (``_fold_early``):
+        # those not yet in the state table, kept until then.
+        self._fold_as_we_go = False
+        self._folded_early = False
+        self._unfolded: list[pa.RecordBatch] = []
+        self._unfolded_rows = 0
 
     def attach(self, con: duckdb.DuckDBPyConnection) -> str:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,6 +137,7 @@ class FileStateStore:
         con.execute(f"CREATE TABLE IF NOT EXISTS {_ROWS} (key VARCHAR, row_hash UBIGINT NOT NULL)")
         self._doubts = _unsettled_intents(self.journal_path)
         self.fold(con)  # a journal left by a killed run holds acknowledged rows: apply them first
+        self._fold_as_we_go = _is_empty(con)
         return _ROWS
 
     def attach_hashes(self, con: duckdb.DuckDBPyConnection) -> AttachedHashes:
@@ -170,6 +178,11 @@ class FileStateStore:
     def commit(
         self, con: duckdb.DuckDBPyConnection, upserts: pa.Table, deletes: list[str], batch_key: str
     ) -> None:
+        self._journal_outcome(upserts, deletes, batch_key)
+        if self._fold_as_we_go:
+            self._keep_for_early_fold(con, upserts, deletes)
+
+    def _journal_outcome(self, upserts: pa.Table, deletes: list[str], batch_key: str) -> None:
         # One message: the batch's outcome (accepted rows; deleted keys with a NULL hash) and its
         # settlement are durable together or not at all. Accepted rows are a subset of the
         # intent's, so as many of them as were intended are the intent's rows themselves (with
@@ -187,6 +200,44 @@ class FileStateStore:
             [upserts.column("row_hash").combine_chunks(), pa.nulls(len(deletes), pa.uint64())]
         )
         self._append(pa.record_batch([keys, hashes], schema=STATE_SCHEMA), kind="outcome", batch=batch_key)
+
+    def _keep_for_early_fold(
+        self, con: duckdb.DuckDBPyConnection, upserts: pa.Table, deletes: list[str]
+    ) -> None:
+        if deletes:  # cannot happen on an empty state; if it did, the end-of-run fold does it all
+            self._fold_as_we_go, self._unfolded, self._unfolded_rows = False, [], 0
+            return
+        if upserts.num_rows:
+            keys, hashes = upserts.column("key").combine_chunks(), upserts.column("row_hash").combine_chunks()
+            self._unfolded.append(pa.record_batch([keys, hashes], schema=STATE_SCHEMA))
+            self._unfolded_rows += upserts.num_rows
+        if self._unfolded_rows >= EARLY_FOLD_ROWS:
+            self._fold_early(con)
+
+    def _fold_early(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Insert the accepted rows kept so far into the state table: a run that started on an
+        empty state (a first run, or after a reset) has only new keys, each once, so its rows
+        go in as they are, a few times during the run instead of all at its end, when the
+        destination is waiting for nothing any more (1M rows: ~0.25 s off the end of a run).
+
+        The journal keeps them too: after a crash, the next run's fold matches them by key,
+        and folding a row twice is harmless. ``finish`` inserts the rest."""
+        if not self._unfolded:
+            return
+        con.register("_early", pa.Table.from_batches(self._unfolded, schema=STATE_SCHEMA))
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(f"SET force_compression = '{FOLD_COMPRESSION}'")
+            con.execute(f"INSERT INTO {_ROWS} SELECT key, row_hash FROM _early")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.execute("RESET force_compression")
+            con.unregister("_early")
+        self._unfolded, self._unfolded_rows = [], 0
+        self._folded_early = True
 
     def settle(self, batch_key: str) -> None:
         self._intended.pop(batch_key, None)
@@ -215,7 +266,7 @@ class FileStateStore:
             # ``force_compression`` only picks among DuckDB's formats; were it ignored, a fold
             # would be slower, not wrong.
             con.execute(f"SET force_compression = '{FOLD_COMPRESSION}'")
-            if con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {_ROWS})").fetchall()[0][0]:
+            if _is_empty(con):
                 applied = self._insert_into_empty_state(con)
             else:
                 applied = self._load_journal(con)
@@ -283,7 +334,15 @@ class FileStateStore:
         return con.execute("SELECT count(*) FROM _journal").fetchall()[0][0]
 
     def finish(self, con: duckdb.DuckDBPyConnection, *, located: str | None = None) -> None:
-        self.fold(con, located=located)
+        if not self._folded_early:
+            self.fold(con, located=located)
+        elif self._fold_as_we_go:  # every accepted row is in the state or kept: the rest goes in
+            self._fold_early(con)
+            self._close_journal()
+            self.journal_path.unlink(missing_ok=True)
+        else:  # part of the journal is in the state already: match it all by key (no ``located``)
+            self.fold(con)
+        self._fold_as_we_go = self._folded_early = False
 
     def _close_journal(self) -> None:
         if self._writer is not None:
@@ -309,6 +368,10 @@ class FileStateStore:
     def saved_order(self) -> SavedOrder | None:
         closing.wait_for(self.location)  # the last run saves its order as it closes
         return self.order
+
+
+def _is_empty(con: duckdb.DuckDBPyConnection) -> bool:
+    return con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {_ROWS})").fetchall()[0][0]
 
 
 def _apply_journal(con: duckdb.DuckDBPyConnection, located: str | None) -> None:

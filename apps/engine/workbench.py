@@ -33,6 +33,7 @@ SEND_ACTIONS = ("added", "changed")
 FETCH_ROWS = 16_384
 FLUSH_ROWS = 131_072  # moved rows gathered before one INSERT
 _U64 = 2**64
+_MOVED_SCHEMA = pa.schema([("pos", pa.uint64()), ("h", pa.uint64())])
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class Workbench:
         self._positional_misses: int | None = None  # distinct hashes the saved order did not settle
         self.hash_log: HashLog | None = None  # every hash of the hash pass, in order
         self._signed_hashes = False
+        self._moved_table = False  # ``_moved`` is a DuckDB table (many rows), not Arrow batches
         self._staged = False
         self._work_built = False
         # Set by count_unchanged: rows counted as unchanged without entering ``work``.
@@ -359,11 +361,12 @@ class Workbench:
         self, hashes: Iterable[pa.RecordBatch], match: PositionMatch | None
     ) -> tuple[int, int]:
         """Log every hash; count the rows ``match`` settles and sum their hashes (modulo 2**64, as
-        Arrow sums uint64); put the others in ``_moved`` (position, hash), ~128k rows at a time."""
-        self.con.execute("CREATE OR REPLACE TEMP TABLE _moved (pos UBIGINT, h UBIGINT)")
+        Arrow sums uint64); put the others in ``_moved`` (position, hash): a DuckDB table filled
+        ~128k rows at a time when there are many, the Arrow batches themselves when few."""
         assert self.hash_log is not None
         pending: list[pa.RecordBatch] = []
         pending_rows = settled_rows = settled_sum = 0
+        self._moved_table = False
         iterator = iter(hashes)
         while (batch := self._timed_next(iterator)) is not None:
             raw = batch.column(0)
@@ -376,12 +379,11 @@ class Workbench:
             if match is None:
                 moved, rows = pc.is_valid(raw), raw  # every row
             else:
-                same = match.settled(raw)
-                settled = raw.filter(same)
-                settled_rows += len(settled)
-                settled_sum += pc.sum(settled).as_py() or 0
-                moved = pc.invert(same)
+                moved = pc.invert(match.settled(raw))
                 rows = raw.filter(moved)
+                # The settled rows are all the others: no second filter to count and sum them.
+                settled_rows += len(raw) - len(rows)
+                settled_sum += (pc.sum(raw).as_py() or 0) - (pc.sum(rows).as_py() or 0)
             if len(rows):
                 positions = pc.add(pc.indices_nonzero(moved), pa.scalar(start, pa.uint64()))
                 pending.append(pa.record_batch([positions, rows], names=["pos", "h"]))
@@ -389,10 +391,16 @@ class Workbench:
                 if pending_rows >= FLUSH_ROWS:
                     self._insert_moved(pending)
                     pending, pending_rows = [], 0
-        self._insert_moved(pending)
+        if self._moved_table:
+            self._insert_moved(pending)
+        else:
+            self.con.register("_moved", pa.Table.from_batches(pending, _MOVED_SCHEMA))
         return settled_rows, settled_sum % _U64
 
     def _insert_moved(self, batches: list[pa.RecordBatch]) -> None:
+        if not self._moved_table:
+            self.con.execute("CREATE OR REPLACE TEMP TABLE _moved (pos UBIGINT, h UBIGINT)")
+            self._moved_table = True
         if batches:
             self.con.register("_pending_moved", pa.Table.from_batches(batches))
             self.con.execute("INSERT INTO _moved SELECT pos, h FROM _pending_moved")

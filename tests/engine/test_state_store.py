@@ -132,3 +132,51 @@ def test_a_killed_runs_journal_is_folded_and_its_unsettled_batch_is_in_doubt(sto
         assert state_of(next_con) == {"a": 11, "b": 12}
     finally:
         next_con.close()
+
+
+def _run_batches(store: FileStateStore, con: duckdb.DuckDBPyConnection, rows: int, size: int) -> None:
+    for start in range(0, rows, size):
+        k = keys(*(f"k{i}" for i in range(start, min(rows, start + size))))
+        h = hashes(*(i + 1 for i in range(start, min(rows, start + size))))
+        store.intend(f"b{start}", "upsert", k, h)
+        store.commit(con, accepted(k, h), [], f"b{start}")
+
+
+def test_a_run_on_an_empty_state_folds_as_it_goes(store, con, monkeypatch):
+    monkeypatch.setattr(state_module, "EARLY_FOLD_ROWS", 100)
+    store.attach(con)
+    _run_batches(store, con, 250, 30)
+    # Rows are in the state before the run ends, a fold's worth at a time...
+    in_state = con.execute("SELECT count(*) FROM sync_state.rows").fetchall()[0][0]
+    assert in_state == 240  # 120 after the 4th batch, 240 after the 8th
+    store.finish(con)
+    # ...and the rest at its end: each row once, with its hash.
+    assert state_of(con) == {f"k{i}": i + 1 for i in range(250)}
+    assert con.execute("SELECT count(*) FROM sync_state.rows").fetchall()[0][0] == 250
+    assert not store.journal_path.exists()
+
+
+def test_a_run_killed_after_folding_early_is_folded_by_key_once(store, con, monkeypatch):
+    monkeypatch.setattr(state_module, "EARLY_FOLD_ROWS", 100)
+    store.attach(con)
+    _run_batches(store, con, 250, 30)  # 240 rows folded early, 10 only in the journal
+    con.close()  # killed: no finish
+
+    next_con = duckdb.connect(":memory:")
+    try:
+        next_run = FileStateStore("sync_test")
+        next_run.attach(next_con)  # folds the whole journal: the 240 again, matched by key
+        assert state_of(next_con) == {f"k{i}": i + 1 for i in range(250)}
+        assert next_con.execute("SELECT count(*) FROM sync_state.rows").fetchall()[0][0] == 250
+    finally:
+        next_con.close()
+
+
+def test_a_run_on_a_state_with_rows_folds_only_at_its_end(store, con, monkeypatch):
+    monkeypatch.setattr(state_module, "EARLY_FOLD_ROWS", 10)
+    seed(store, con, {"a": 1})
+    store.attach(con)
+    _run_batches(store, con, 50, 20)
+    assert state_of(con) == {"a": 1}
+    store.finish(con)
+    assert len(state_of(con)) == 51
