@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -225,16 +226,10 @@ class FileStateStore:
         if not self._unfolded:
             return
         con.register("_early", pa.Table.from_batches(self._unfolded, schema=STATE_SCHEMA))
-        con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(f"SET force_compression = '{FOLD_COMPRESSION}'")
-            con.execute(f"INSERT INTO {_ROWS} SELECT key, row_hash FROM _early")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            with _fold_transaction(con):
+                con.execute(f"INSERT INTO {_ROWS} SELECT key, row_hash FROM _early")
         finally:
-            con.execute("RESET force_compression")
             con.unregister("_early")
         self._unfolded, self._unfolded_rows = [], 0
         self._folded_early = True
@@ -256,16 +251,7 @@ class FileStateStore:
         self._close_journal()
         if not self.journal_path.exists():
             return 0
-        con.execute("BEGIN TRANSACTION")
-        try:
-            # Many rows at once are compressed as they are written, at commit. DuckDB's own
-            # choice tries every format on every column; FSST for the keys (hashes, which no
-            # format shrinks, stay plain) writes 1M rows in ~40% of that time, and later runs
-            # read the keys back ~30% faster than from zstd (the key join of a small run: ~28 ms
-            # against ~42 ms at 1M keys), for a file ~1.6x larger (24 MB at 1M rows).
-            # ``force_compression`` only picks among DuckDB's formats; were it ignored, a fold
-            # would be slower, not wrong.
-            con.execute(f"SET force_compression = '{FOLD_COMPRESSION}'")
+        with _fold_transaction(con):
             if _is_empty(con):
                 applied = self._insert_into_empty_state(con)
             else:
@@ -273,12 +259,6 @@ class FileStateStore:
                 if applied:
                     _apply_journal(con, located)
                 con.execute("DROP TABLE _journal")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        finally:
-            con.execute("RESET force_compression")
         self.journal_path.unlink()
         return applied
 
@@ -368,6 +348,29 @@ class FileStateStore:
     def saved_order(self) -> SavedOrder | None:
         closing.wait_for(self.location)  # the last run saves its order as it closes
         return self.order
+
+
+@contextmanager
+def _fold_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction that writes many state rows at once.
+
+    They are compressed as they are written, at commit. DuckDB's own choice tries every format
+    on every column; FSST for the keys (hashes, which no format shrinks, stay plain) writes 1M
+    rows in ~40% of that time, and later runs read the keys back ~30% faster than from zstd
+    (the key join of a small run: ~28 ms against ~42 ms at 1M keys), for a file ~1.6x larger
+    (24 MB at 1M rows). ``force_compression`` only picks among DuckDB's formats; were it
+    ignored, a fold would be slower, not wrong.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"SET force_compression = '{FOLD_COMPRESSION}'")
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("RESET force_compression")
 
 
 def _is_empty(con: duckdb.DuckDBPyConnection) -> bool:
