@@ -392,13 +392,15 @@ def _apply_journal(con: duckdb.DuckDBPyConnection, located: str | None) -> None:
     if located is not None:
         # Every accepted key was in the run's work table, where ``located`` comes from: a key
         # it does not place is new to the state.
-        con.execute(f"""
+        (updated,) = con.execute(f"""
             UPDATE {_ROWS} AS st SET row_hash = u.row_hash
             FROM (SELECT l.rid, j.row_hash FROM _journal j JOIN {located} l USING (key)
                   WHERE j.row_hash IS NOT NULL) u
             WHERE st.rowid = u.rid
-        """)
-        _insert_keys_other_than(con, f"SELECT key FROM {located}")
+        """).fetchone()
+        (accepted,) = con.execute("SELECT count(*) FROM _journal WHERE row_hash IS NOT NULL").fetchone()
+        if updated < accepted:  # some keys are new (a small run often has none: no search)
+            _insert_keys_other_than(con, f"SELECT key FROM {located}")
     else:
         updated = con.sql(f"""
             UPDATE {_ROWS} AS st SET row_hash = j.row_hash FROM _journal j
