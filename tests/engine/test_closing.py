@@ -85,8 +85,9 @@ def test_other_errors_are_not_retried(tmp_path):
     assert time.monotonic() - started < 5
 
 
-def test_runs_back_to_back_wait_for_the_last_close(make_sync, monkeypatch):
-    """The next run attaches the state only once the last run's workbench has let it go."""
+def test_runs_back_to_back_wait_for_the_last_close(make_sync, monkeypatch, settings):
+    """The next run attaches the state file only once the last run's workbench has let it go."""
+    settings.SYNCLINE_STATE_STORE = "file"  # the database store attaches no file
     sync = make_sync()
     closes: list[str] = []
     real_close_later = closing.close_later
