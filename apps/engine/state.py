@@ -29,7 +29,7 @@ from apps.engine.row_order import SavedOrder
 
 STATE_TABLE = "state_rows"
 FOLD_COMPRESSION = "fsst"  # see ``FileStateStore.fold``
-EARLY_FOLD_ROWS = 131_072  # a DuckDB row group: written straight to the file at commit
+KEPT_ROWS = 131_072  # outcome rows kept in memory at most (``_keep``); a DuckDB row group
 _ROWS = "sync_state.rows"  # the file store's state table, as attached to a run's workbench
 
 
@@ -124,12 +124,12 @@ class FileStateStore:
         self._fd: int | None = None
         self._intended: dict[str, int] = {}  # rows of each batch intended and not yet settled
         self._doubts: list[InDoubtBatch] = []
-        # A run that starts on an empty state folds its accepted rows as it goes (``_fold_early``):
-        # those not yet in the state table, kept until then.
-        self._fold_as_we_go = False
+        # This run's outcome rows not yet in the state table, also kept in memory (``_keep``)
+        # while they are few or folded as the run goes; None once dropped: the journal has them.
+        self._kept: list[pa.RecordBatch] | None = []
+        self._kept_rows = 0
+        self._fold_as_we_go = False  # the state was empty at attach (``_fold_early``)
         self._folded_early = False
-        self._unfolded: list[pa.RecordBatch] = []
-        self._unfolded_rows = 0
 
     def attach(self, con: duckdb.DuckDBPyConnection) -> str:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -138,6 +138,7 @@ class FileStateStore:
         con.execute(f"CREATE TABLE IF NOT EXISTS {_ROWS} (key VARCHAR, row_hash UBIGINT NOT NULL)")
         self._doubts = _unsettled_intents(self.journal_path)
         self.fold(con)  # a journal left by a killed run holds acknowledged rows: apply them first
+        self._kept, self._kept_rows = [], 0
         self._fold_as_we_go = _is_empty(con)
         return _ROWS
 
@@ -180,8 +181,8 @@ class FileStateStore:
         self, con: duckdb.DuckDBPyConnection, upserts: pa.Table, deletes: list[str], batch_key: str
     ) -> None:
         self._journal_outcome(upserts, deletes, batch_key)
-        if self._fold_as_we_go:
-            self._keep_for_early_fold(con, upserts, deletes)
+        if self._kept is not None:
+            self._keep(con, upserts, deletes)
 
     def _journal_outcome(self, upserts: pa.Table, deletes: list[str], batch_key: str) -> None:
         # One message: the batch's outcome (accepted rows; deleted keys with a NULL hash) and its
@@ -196,24 +197,27 @@ class FileStateStore:
         ):
             self._append(_EMPTY, kind="outcome", batch=batch_key, accepted="all")
             return
-        keys = pa.concat_arrays([upserts.column("key").combine_chunks(), pa.array(deletes, pa.string())])
-        hashes = pa.concat_arrays(
-            [upserts.column("row_hash").combine_chunks(), pa.nulls(len(deletes), pa.uint64())]
-        )
-        self._append(pa.record_batch([keys, hashes], schema=STATE_SCHEMA), kind="outcome", batch=batch_key)
+        self._append(_outcome_rows(upserts, deletes), kind="outcome", batch=batch_key)
 
-    def _keep_for_early_fold(
-        self, con: duckdb.DuckDBPyConnection, upserts: pa.Table, deletes: list[str]
-    ) -> None:
-        if deletes:  # cannot happen on an empty state; if it did, the end-of-run fold does it all
-            self._fold_as_we_go, self._unfolded, self._unfolded_rows = False, [], 0
+    def _keep(self, con: duckdb.DuckDBPyConnection, upserts: pa.Table, deletes: list[str]) -> None:
+        """Keep a batch's outcome rows in memory too: the fold at the end then reads them from
+        there, not back from the journal (a small run), or they go into an empty state as the
+        run goes (``_fold_early``). Past ``KEPT_ROWS`` rows otherwise, they are dropped and the
+        fold reads the journal, in bounded memory."""
+        assert self._kept is not None
+        if deletes and self._folded_early:  # cannot happen on an empty state; if it did, the
+            self._kept, self._fold_as_we_go = None, False  # fold at the end goes by key
             return
-        if upserts.num_rows:
-            keys, hashes = upserts.column("key").combine_chunks(), upserts.column("row_hash").combine_chunks()
-            self._unfolded.append(pa.record_batch([keys, hashes], schema=STATE_SCHEMA))
-            self._unfolded_rows += upserts.num_rows
-        if self._unfolded_rows >= EARLY_FOLD_ROWS:
-            self._fold_early(con)
+        if deletes:
+            self._fold_as_we_go = False  # deletes are not inserts
+        rows = _outcome_rows(upserts, deletes)
+        self._kept.append(rows)
+        self._kept_rows += rows.num_rows
+        if self._kept_rows >= KEPT_ROWS:
+            if self._fold_as_we_go:
+                self._fold_early(con)
+            else:
+                self._kept = None
 
     def _fold_early(self, con: duckdb.DuckDBPyConnection) -> None:
         """Insert the accepted rows kept so far into the state table: a run that started on an
@@ -223,15 +227,15 @@ class FileStateStore:
 
         The journal keeps them too: after a crash, the next run's fold matches them by key,
         and folding a row twice is harmless. ``finish`` inserts the rest."""
-        if not self._unfolded:
+        if not self._kept:
             return
-        con.register("_early", pa.Table.from_batches(self._unfolded, schema=STATE_SCHEMA))
+        con.register("_early", pa.Table.from_batches(self._kept, schema=STATE_SCHEMA))
         try:
             with _fold_transaction(con):
                 con.execute(f"INSERT INTO {_ROWS} SELECT key, row_hash FROM _early")
         finally:
             con.unregister("_early")
-        self._unfolded, self._unfolded_rows = [], 0
+        self._kept, self._kept_rows = [], 0
         self._folded_early = True
 
     def settle(self, batch_key: str) -> None:
@@ -241,21 +245,29 @@ class FileStateStore:
     def in_doubt(self) -> list[InDoubtBatch]:
         return list(self._doubts)
 
-    def fold(self, con: duckdb.DuckDBPyConnection, *, located: str | None = None) -> int:
+    def fold(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        located: str | None = None,
+        outcomes: list[pa.RecordBatch] | None = None,
+    ) -> int:
         """Apply the journal's accepted and deleted rows to the state table; then drop it.
 
         The journal is streamed message by message, so folding millions of rows takes little
         memory: straight into an empty state (a first run), else into a spillable DuckDB table
-        the fold then applies (``_apply_journal``). ``located``: see ``finish``.
+        the fold then applies (``_apply_journal``). ``located``: see ``finish``. ``outcomes``:
+        the journal's rows already in memory (``_keep``), read instead of the file.
         """
         self._close_journal()
         if not self.journal_path.exists():
             return 0
+        rows = iter(outcomes) if outcomes is not None else self._outcomes()
         with _fold_transaction(con):
             if _is_empty(con):
-                applied = self._insert_into_empty_state(con)
+                applied = self._insert_into_empty_state(con, rows)
             else:
-                applied = self._load_journal(con)
+                applied = self._load_journal(con, rows)
                 if applied:
                     _apply_journal(con, located)
                 con.execute("DROP TABLE _journal")
@@ -281,8 +293,8 @@ class FileStateStore:
             if rows.num_rows:
                 yield rows
 
-    def _insert_into_empty_state(self, con: duckdb.DuckDBPyConnection) -> int:
-        con.register("_outcomes", pa.RecordBatchReader.from_batches(STATE_SCHEMA, self._outcomes()))
+    def _insert_into_empty_state(self, con: duckdb.DuckDBPyConnection, rows: Iterator[pa.RecordBatch]) -> int:
+        con.register("_outcomes", pa.RecordBatchReader.from_batches(STATE_SCHEMA, rows))
         try:
             inserted = con.execute(
                 f"INSERT INTO {_ROWS} SELECT key, row_hash FROM _outcomes WHERE row_hash IS NOT NULL"
@@ -291,7 +303,7 @@ class FileStateStore:
             con.unregister("_outcomes")
         return inserted
 
-    def _load_journal(self, con: duckdb.DuckDBPyConnection) -> int:
+    def _load_journal(self, con: duckdb.DuckDBPyConnection, outcomes: Iterator[pa.RecordBatch]) -> int:
         """The outcomes into ``_journal``, gathered into ~100k-row chunks (one INSERT each)."""
         con.execute("CREATE OR REPLACE TEMP TABLE _journal (key VARCHAR, row_hash UBIGINT)")
         pending: list[pa.RecordBatch] = []
@@ -305,7 +317,7 @@ class FileStateStore:
                 con.unregister("_messages")
             pending, pending_rows = [], 0
 
-        for rows in self._outcomes():
+        for rows in outcomes:
             pending.append(rows)
             pending_rows += rows.num_rows
             if pending_rows >= 100_000:
@@ -314,14 +326,16 @@ class FileStateStore:
         return con.execute("SELECT count(*) FROM _journal").fetchall()[0][0]
 
     def finish(self, con: duckdb.DuckDBPyConnection, *, located: str | None = None) -> None:
+        kept = self._kept
         if not self._folded_early:
-            self.fold(con, located=located)
-        elif self._fold_as_we_go:  # every accepted row is in the state or kept: the rest goes in
+            self.fold(con, located=located, outcomes=kept)  # from memory when kept
+        elif kept is not None:  # every accepted row is in the state or kept: the rest goes in
             self._fold_early(con)
             self._close_journal()
             self.journal_path.unlink(missing_ok=True)
         else:  # part of the journal is in the state already: match it all by key (no ``located``)
             self.fold(con)
+        self._kept, self._kept_rows = [], 0
         self._fold_as_we_go = self._folded_early = False
 
     def _close_journal(self) -> None:
@@ -371,6 +385,15 @@ def _fold_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         raise
     finally:
         con.execute("RESET force_compression")
+
+
+def _outcome_rows(upserts: pa.Table, deletes: list[str]) -> pa.RecordBatch:
+    """A batch's outcome as state rows: the accepted (key, hash), then deleted keys, hash NULL."""
+    keys = pa.concat_arrays([upserts.column("key").combine_chunks(), pa.array(deletes, pa.string())])
+    hashes = pa.concat_arrays(
+        [upserts.column("row_hash").combine_chunks(), pa.nulls(len(deletes), pa.uint64())]
+    )
+    return pa.record_batch([keys, hashes], schema=STATE_SCHEMA)
 
 
 def _is_empty(con: duckdb.DuckDBPyConnection) -> bool:

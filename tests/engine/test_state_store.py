@@ -143,7 +143,7 @@ def _run_batches(store: FileStateStore, con: duckdb.DuckDBPyConnection, rows: in
 
 
 def test_a_run_on_an_empty_state_folds_as_it_goes(store, con, monkeypatch):
-    monkeypatch.setattr(state_module, "EARLY_FOLD_ROWS", 100)
+    monkeypatch.setattr(state_module, "KEPT_ROWS", 100)
     store.attach(con)
     _run_batches(store, con, 250, 30)
     # Rows are in the state before the run ends, a fold's worth at a time...
@@ -157,7 +157,7 @@ def test_a_run_on_an_empty_state_folds_as_it_goes(store, con, monkeypatch):
 
 
 def test_a_run_killed_after_folding_early_is_folded_by_key_once(store, con, monkeypatch):
-    monkeypatch.setattr(state_module, "EARLY_FOLD_ROWS", 100)
+    monkeypatch.setattr(state_module, "KEPT_ROWS", 100)
     store.attach(con)
     _run_batches(store, con, 250, 30)  # 240 rows folded early, 10 only in the journal
     con.close()  # killed: no finish
@@ -173,10 +173,27 @@ def test_a_run_killed_after_folding_early_is_folded_by_key_once(store, con, monk
 
 
 def test_a_run_on_a_state_with_rows_folds_only_at_its_end(store, con, monkeypatch):
-    monkeypatch.setattr(state_module, "EARLY_FOLD_ROWS", 10)
+    monkeypatch.setattr(state_module, "KEPT_ROWS", 10)
     seed(store, con, {"a": 1})
     store.attach(con)
     _run_batches(store, con, 50, 20)
     assert state_of(con) == {"a": 1}
     store.finish(con)
     assert len(state_of(con)) == 51
+
+
+def test_a_small_run_folds_from_memory_not_from_its_journal(store, con, monkeypatch):
+    seed(store, con, {"a": 1, "b": 2, "c": 3})
+    store.attach(con)
+    store.intend("u", "upsert", keys("a", "x"), hashes(10, 20))
+    store.commit(con, accepted(keys("a", "x"), hashes(10, 20)), [], "u")
+    store.intend("d", "delete", keys("c"), hashes(None))
+    store.commit(con, accepted(keys(), hashes()), ["c"], "d")
+
+    def unread(path):
+        raise AssertionError("the journal was read back")
+
+    monkeypatch.setattr(state_module, "_journal_messages", unread)
+    store.finish(con)
+    assert state_of(con) == {"a": 10, "b": 2, "x": 20}
+    assert not store.journal_path.exists()
